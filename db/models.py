@@ -1,0 +1,157 @@
+"""SQLAlchemy models: the content tables Masthead stores.
+
+Times are stored as naive UTC (``TIMESTAMP WITHOUT TIME ZONE`` on PostgreSQL, ISO text on
+SQLite) so that both databases compare them the same way; the GraphQL layer adds the zone.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    and_,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
+
+__all__ = [
+    "Article",
+    "ArticleSlug",
+    "ArticleStatus",
+    "ArticleTag",
+    "Author",
+    "Base",
+    "Category",
+    "RelatedPin",
+    "Tag",
+    "utcnow",
+]
+
+
+def utcnow() -> datetime:
+    """Now, as the naive UTC datetime the tables store."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class ArticleStatus(enum.StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+
+
+_NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=_NAMING)
+
+
+class Author(Base):
+    __tablename__ = "authors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    bio: Mapped[str | None] = mapped_column(Text)
+    avatar_url: Mapped[str | None] = mapped_column(String(1000))
+
+
+class Category(Base):
+    __tablename__ = "categories"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("categories.id", ondelete="RESTRICT"), index=True
+    )
+
+
+class Tag(Base):
+    __tablename__ = "tags"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+
+
+class Article(Base):
+    __tablename__ = "articles"
+    __table_args__ = (
+        CheckConstraint("status IN ('draft', 'published')", name="status"),
+        # Every listing filters on status first and walks one of these orders, so the
+        # composite indexes lead with the filter columns (usable with bound parameters too).
+        Index("ix_articles_status_published", "status", "published_at", "id"),
+        Index("ix_articles_status_updated", "status", "updated_at", "id"),
+        Index("ix_articles_status_title", "status", "title", "id"),
+        Index("ix_articles_category_published", "category_id", "status", "published_at", "id"),
+        Index("ix_articles_author_published", "author_id", "status", "published_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(300), unique=True)
+    title: Mapped[str] = mapped_column(String(500))
+    excerpt: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default=ArticleStatus.DRAFT.value)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    word_count: Mapped[int] = mapped_column(Integer, default=0)
+    author_id: Mapped[int] = mapped_column(ForeignKey("authors.id", ondelete="RESTRICT"))
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id", ondelete="RESTRICT"))
+
+    @classmethod
+    def is_public(cls, now: datetime) -> ColumnElement[bool]:
+        """Published and not scheduled for later: what anonymous readers may see."""
+        return and_(cls.status == ArticleStatus.PUBLISHED.value, cls.published_at <= now)
+
+
+class ArticleTag(Base):
+    __tablename__ = "article_tags"
+    __table_args__ = (Index("ix_article_tags_tag_article", "tag_id", "article_id"),)
+
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id", ondelete="RESTRICT"), primary_key=True)
+
+
+class RelatedPin(Base):
+    """An editor-pinned related article, shown first in ``relatedPosts`` in ``position`` order."""
+
+    __tablename__ = "related_pins"
+    __table_args__ = (Index("ix_related_pins_related", "related_id"),)
+
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    related_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+
+
+class ArticleSlug(Base):
+    """A slug a published article used to have: it keeps resolving to the article."""
+
+    __tablename__ = "article_slugs"
+
+    slug: Mapped[str] = mapped_column(String(300), primary_key=True)
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), index=True
+    )

@@ -1,0 +1,40 @@
+"""Settings: the only module that reads the environment (``MASTHEAD_*`` or ``.env``)."""
+
+from __future__ import annotations
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "normalize_database_url"]
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept plain ``sqlite:///`` and ``postgresql://`` URLs and pick the async driver."""
+    for plain, driver in (
+        ("sqlite://", "sqlite+aiosqlite://"),
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url
+
+
+class Settings(BaseSettings):
+    """Everything Masthead can be configured with."""
+
+    model_config = SettingsConfigDict(env_prefix="MASTHEAD_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///masthead.db"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    graphiql: bool = True
+    introspection: bool = True
+    db_pool_size: int = 10
+    log_sql: bool = False
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        return normalize_database_url(value)

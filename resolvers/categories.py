@@ -1,0 +1,62 @@
+"""The category tree: subtrees, children, ancestors."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import CTE, Integer, Select, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from db.models import Category
+
+__all__ = ["ancestors", "children", "subtree"]
+
+
+def subtree(roots: Sequence[int] | Select[Any]) -> CTE:
+    """``(root_id, category_id)`` for every category in the subtree of each root, roots included."""
+    anchor = select(Category.id.label("root_id"), Category.id.label("category_id")).where(
+        Category.id.in_(roots)
+    )
+    tree = anchor.cte("subtree", recursive=True)
+    child = aliased(Category)
+    return tree.union_all(
+        select(tree.c.root_id, child.id).where(child.parent_id == tree.c.category_id)
+    )
+
+
+async def children(session: AsyncSession, parent_ids: Sequence[int]) -> dict[int, list[Category]]:
+    rows = await session.scalars(
+        select(Category).where(Category.parent_id.in_(parent_ids)).order_by(Category.name, Category.id)
+    )
+    grouped: dict[int, list[Category]] = {parent_id: [] for parent_id in parent_ids}
+    for row in rows:
+        assert row.parent_id is not None
+        grouped[row.parent_id].append(row)
+    return grouped
+
+
+async def ancestors(session: AsyncSession, category_ids: Sequence[int]) -> dict[int, list[Category]]:
+    """Each category's ancestors, root first (breadcrumb order), itself excluded."""
+    anchor = select(
+        Category.id.label("start_id"),
+        Category.parent_id.label("ancestor_id"),
+        literal(0, Integer).label("depth"),
+    ).where(Category.id.in_(category_ids), Category.parent_id.is_not(None))
+    chain = anchor.cte("chain", recursive=True)
+    parent = aliased(Category)
+    chain = chain.union_all(
+        select(chain.c.start_id, parent.parent_id, chain.c.depth + 1).where(
+            parent.id == chain.c.ancestor_id, parent.parent_id.is_not(None)
+        )
+    )
+    query = (
+        select(chain.c.start_id, Category)
+        .join(Category, Category.id == chain.c.ancestor_id)
+        .order_by(chain.c.start_id, chain.c.depth.desc())
+    )
+    grouped: dict[int, list[Category]] = {category_id: [] for category_id in category_ids}
+    for start_id, category in await session.execute(query):
+        grouped[start_id].append(category)
+    return grouped

@@ -1,0 +1,151 @@
+"""Batch functions behind the per-request DataLoaders: one statement per batch of keys.
+
+Each batch opens its own session, so loaders running concurrently never share one.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import groupby
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from db.models import Article, ArticleTag, Author, Base, Category, Tag
+from resolvers import categories
+from resolvers.articles import (
+    ArticleFilter,
+    ArticleOrder,
+    ArticleScope,
+    article_counts,
+    article_pages,
+)
+from resolvers.pagination import Page, PageRequest
+from resolvers.related_posts import related_posts
+from resolvers.viewer import Viewer
+
+__all__ = ["ArticleCountKey", "ArticlePageKey", "Batches"]
+
+Model = TypeVar("Model", bound=Base)
+
+
+@dataclass(frozen=True)
+class ArticlePageKey:
+    scope: ArticleScope
+    scope_id: int
+    order: ArticleOrder
+    request: PageRequest
+    article_filter: ArticleFilter | None = None
+
+
+@dataclass(frozen=True)
+class ArticleCountKey:
+    scope: ArticleScope
+    scope_id: int
+    article_filter: ArticleFilter | None = None
+
+
+class Batches:
+    """The batch functions of one request: its viewer and clock are fixed for all of them."""
+
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], *, viewer: Viewer, now: datetime
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self.viewer = viewer
+        self.now = now
+
+    async def _by_id(self, model: type[Model], ids: Sequence[int]) -> list[Model | None]:
+        async with self._sessionmaker() as session:
+            rows = await session.scalars(select(model).where(model.id.in_(ids)))  # type: ignore[attr-defined]  # every model has an integer id
+            found = {row.id: row for row in rows}  # type: ignore[attr-defined]
+        return [found.get(i) for i in ids]
+
+    async def authors(self, ids: Sequence[int]) -> list[Author | None]:
+        return await self._by_id(Author, ids)
+
+    async def categories(self, ids: Sequence[int]) -> list[Category | None]:
+        return await self._by_id(Category, ids)
+
+    async def tags_of_articles(self, article_ids: Sequence[int]) -> list[list[Tag]]:
+        async with self._sessionmaker() as session:
+            rows = await session.execute(
+                select(ArticleTag.article_id, Tag)
+                .join(Tag, Tag.id == ArticleTag.tag_id)
+                .where(ArticleTag.article_id.in_(article_ids))
+                .order_by(Tag.name, Tag.id)
+            )
+            grouped: dict[int, list[Tag]] = defaultdict(list)
+            for article_id, tag in rows:
+                grouped[article_id].append(tag)
+        return [grouped[i] for i in article_ids]
+
+    async def children(self, ids: Sequence[int]) -> list[list[Category]]:
+        async with self._sessionmaker() as session:
+            grouped = await categories.children(session, ids)
+        return [grouped[i] for i in ids]
+
+    async def ancestors(self, ids: Sequence[int]) -> list[list[Category]]:
+        async with self._sessionmaker() as session:
+            grouped = await categories.ancestors(session, ids)
+        return [grouped[i] for i in ids]
+
+    async def related_posts(self, keys: Sequence[tuple[int, int]]) -> list[list[Article]]:
+        """Keyed by ``(article_id, first)``: one statement per distinct ``first``."""
+        found: dict[tuple[int, int], list[Article]] = {}
+        async with self._sessionmaker() as session:
+            for first, group in groupby(sorted(set(keys), key=lambda k: k[1]), key=lambda k: k[1]):
+                ids = [article_id for article_id, _ in group]
+                ranked = await related_posts(session, article_ids=ids, first=first, now=self.now)
+                found.update(((i, first), ranked.get(i, [])) for i in ids)
+        return [found[key] for key in keys]
+
+    async def article_pages(self, keys: Sequence[ArticlePageKey]) -> list[Page[Article]]:
+        """Keys that differ only by scope id share one statement."""
+        found: dict[ArticlePageKey, Page[Article]] = {}
+        async with self._sessionmaker() as session:
+            for shape, group in _by_shape(keys, lambda k: (k.scope, k.order, k.request, k.article_filter)):
+                scope, order, request, article_filter = shape
+                pages = await article_pages(
+                    session,
+                    scope=scope,
+                    scope_ids=[k.scope_id for k in group],
+                    article_filter=article_filter,
+                    order=order,
+                    request=request,
+                    viewer=self.viewer,
+                    now=self.now,
+                )
+                found.update((k, pages[k.scope_id]) for k in group)
+        return [found[key] for key in keys]
+
+    async def article_counts(self, keys: Sequence[ArticleCountKey]) -> list[int]:
+        found: dict[ArticleCountKey, int] = {}
+        async with self._sessionmaker() as session:
+            for shape, group in _by_shape(keys, lambda k: (k.scope, k.article_filter)):
+                scope, article_filter = shape
+                counts = await article_counts(
+                    session,
+                    scope=scope,
+                    scope_ids=[k.scope_id for k in group],
+                    article_filter=article_filter,
+                    viewer=self.viewer,
+                    now=self.now,
+                )
+                found.update((k, counts[k.scope_id]) for k in group)
+        return [found[key] for key in keys]
+
+
+Key = TypeVar("Key")
+
+
+def _by_shape(keys: Sequence[Key], shape: Any) -> list[tuple[Any, list[Key]]]:
+    """Group keys by everything but their scope id, keeping first-seen order."""
+    groups: dict[Any, list[Key]] = {}
+    for key in dict.fromkeys(keys):
+        groups.setdefault(shape(key), []).append(key)
+    return list(groups.items())

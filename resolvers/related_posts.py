@@ -1,0 +1,202 @@
+"""Related posts: the SPEC ranking, for a whole batch of articles in one SQL statement.
+
+The SPEC's three steps (pins, then score ``2 x shared tags + same category``, then newest)
+are one ordering over every public article other than the source:
+
+    pinned first, by position; then score desc, published_at desc, id desc
+
+since an unpinned article of score 0 is exactly a "newest" filler. The statement therefore
+gathers a bounded set of candidates per source, computes each candidate's exact key, ranks
+with ``row_number()`` and keeps the first ``first``. Candidates come from four tiers:
+
+- pins: every pin of the source;
+- tags: every article sharing a tag with the source (the O(posting lists) part);
+- category: the newest ``first + 1`` public articles of the source's exact category;
+- newest: the newest ``first + 1`` public articles overall (the same for every source).
+
+Why ``first + 1`` is enough: keys are computed from the candidate's own row, never from the
+tier it came through, so the only risk is a missing candidate. Pins and tag sharers are all
+gathered. Suppose a score-1 article x belongs in the answer but is not among the category
+tier's newest ``first + 1``. Then those ``first + 1`` are all newer than x, and each one is
+the source itself (at most one) or ranks above x (pinned, scored higher, or same score and
+newer): at least ``first`` articles above x, so x is not in the answer. The same argument with
+the newest tier covers score-0 fillers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import (
+    Integer,
+    Select,
+    and_,
+    case,
+    func,
+    literal_column,
+    null,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
+
+from db.models import Article, ArticleTag, RelatedPin
+
+__all__ = ["related_posts"]
+
+# A far past time for the category cutoff when a category holds no more than `first + 1`
+# public articles: every one of them is then a candidate.
+_BEFORE_ANY_ARTICLE = datetime(1, 1, 1)
+
+
+def _literal_int(value: int) -> ColumnElement[int]:
+    # LIMIT/OFFSET as literals, not bound parameters: a bound LIMIT made PostgreSQL plan the
+    # statement afresh on each call (PERFORMANCE.md), and `first` takes only 21 values.
+    return literal_column(str(int(value)), Integer)
+
+
+def _padded(article_ids: Sequence[int]) -> list[int]:
+    # The IN list renders one placeholder per id, and asyncpg caches prepared statements by
+    # SQL text; padding the list to a power of two (repeating an id changes nothing) keeps
+    # the number of distinct texts, and so of 3-5 ms plannings, small.
+    ids = sorted(set(article_ids))
+    size = 1
+    while size < len(ids):
+        size *= 2
+    return ids + [ids[-1]] * (size - len(ids))
+
+
+def _ranking_statement(article_ids: list[int], first: int, now: datetime) -> Select[tuple[Article, int]]:
+    public = Article.is_public(now)
+    newest_first = (Article.published_at.desc(), Article.id.desc())
+
+    # Sources are read whatever their status: an editor looks at related posts of a draft.
+    source = (
+        select(Article.id.label("id"), Article.category_id.label("category_id"))
+        .where(Article.id.in_(article_ids))
+        .cte("source")
+    )
+
+    same_category = aliased(Article)
+    category_cutoff = (
+        select(same_category.published_at)
+        .where(
+            same_category.category_id == source.c.category_id,
+            same_category.is_public(now),
+        )
+        .order_by(same_category.published_at.desc(), same_category.id.desc())
+        .limit(_literal_int(1))
+        .offset(_literal_int(first))
+        .correlate(source)
+        .scalar_subquery()
+    )
+    # Evaluated once per source (a handful of rows), so the correlated subquery costs one
+    # short backward index walk each; the join below is then a bounded range scan.
+    source_cutoff = select(
+        source.c.id,
+        source.c.category_id,
+        func.coalesce(category_cutoff, _BEFORE_ANY_ARTICLE).label("cutoff"),
+    ).cte("source_cutoff")
+
+    newest = select(Article.id).where(public).order_by(*newest_first).limit(
+        _literal_int(first + 1)
+    ).cte("newest")
+
+    source_tag = aliased(ArticleTag)
+    other_tag = aliased(ArticleTag)
+    no_pin = null().label("pin_position")
+    candidates = union_all(
+        select(
+            RelatedPin.article_id.label("source_id"),
+            RelatedPin.related_id.label("candidate_id"),
+            RelatedPin.position.label("pin_position"),
+            _literal_int(0).label("tag_hit"),
+        ).where(RelatedPin.article_id.in_(article_ids)),
+        # One row per (shared tag, candidate): summed below into the number of shared tags.
+        select(
+            source_tag.article_id, other_tag.article_id, no_pin, _literal_int(1)
+        )
+        .join(other_tag, other_tag.tag_id == source_tag.tag_id)
+        .where(source_tag.article_id.in_(article_ids)),
+        select(source_cutoff.c.id, Article.id, no_pin, _literal_int(0)).join(
+            Article,
+            and_(
+                Article.category_id == source_cutoff.c.category_id,
+                public,
+                Article.published_at >= source_cutoff.c.cutoff,
+            ),
+        ),
+        select(source.c.id, newest.c.id, no_pin, _literal_int(0)).join(newest, true()),
+    ).subquery("candidates")
+
+    grouped = (
+        select(
+            candidates.c.source_id,
+            candidates.c.candidate_id,
+            func.min(candidates.c.pin_position).label("pin_position"),
+            func.sum(candidates.c.tag_hit).label("shared_tags"),
+        )
+        .where(candidates.c.candidate_id != candidates.c.source_id)
+        .group_by(candidates.c.source_id, candidates.c.candidate_id)
+        .subquery("grouped")
+    )
+
+    candidate = aliased(Article)
+    score = _literal_int(2) * grouped.c.shared_tags + case(
+        (candidate.category_id == source.c.category_id, _literal_int(1)), else_=_literal_int(0)
+    )
+    ranked = (
+        select(
+            grouped.c.source_id,
+            grouped.c.candidate_id,
+            func.row_number()
+            .over(
+                partition_by=grouped.c.source_id,
+                order_by=(
+                    grouped.c.pin_position.asc().nulls_last(),
+                    score.desc(),
+                    candidate.published_at.desc(),
+                    candidate.id.asc(),
+                ),
+            )
+            .label("rank"),
+        )
+        .join(
+            candidate,
+            and_(
+                candidate.id == grouped.c.candidate_id,
+                candidate.is_public(now),
+            ),
+        )
+        .join(source, source.c.id == grouped.c.source_id)
+        .subquery("ranked")
+    )
+
+    return (
+        select(Article, ranked.c.source_id)
+        .join(ranked, ranked.c.candidate_id == Article.id)
+        .where(ranked.c.rank <= _literal_int(first))
+        .order_by(ranked.c.source_id, ranked.c.rank)
+    )
+
+
+async def related_posts(
+    session: AsyncSession, *, article_ids: Sequence[int], first: int, now: datetime
+) -> dict[int, list[Article]]:
+    """Up to ``first`` public related articles for each id, in one SQL statement.
+
+    ``now`` is naive UTC, like the stored times. Unknown ids map to an empty list.
+    """
+    if first < 0:
+        raise ValueError(f"first must be >= 0, not {first}")
+    related: dict[int, list[Article]] = {article_id: [] for article_id in article_ids}
+    if first == 0 or not related:
+        return related
+    statement = _ranking_statement(_padded(article_ids), first, now)
+    for article, source_id in await session.execute(statement):
+        related[source_id].append(article)
+    return related

@@ -1,0 +1,58 @@
+"""The typed per-request context: sessions, DataLoaders, the viewer and the request's clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.dataloader import DataLoader
+
+from db.models import Article, Author, Category, Tag, utcnow
+from resolvers.loaders import ArticleCountKey, ArticlePageKey, Batches
+from resolvers.pagination import Page
+from resolvers.viewer import Viewer
+
+__all__ = ["Context", "Loaders"]
+
+
+class Loaders:
+    """DataLoaders built per request, so nothing cached outlives it or crosses viewers."""
+
+    def __init__(self, batches: Batches) -> None:
+        self.author_by_id = DataLoader[int, Author | None](batches.authors)
+        self.category_by_id = DataLoader[int, Category | None](batches.categories)
+        self.tags_by_article_id = DataLoader[int, list[Tag]](batches.tags_of_articles)
+        self.children_by_category_id = DataLoader[int, list[Category]](batches.children)
+        self.ancestors_by_category_id = DataLoader[int, list[Category]](batches.ancestors)
+        self.related_posts_by_article_id = DataLoader[tuple[int, int], list[Article]](
+            batches.related_posts
+        )
+        self.article_page = DataLoader[ArticlePageKey, Page[Article]](batches.article_pages)
+        self.article_count = DataLoader[ArticleCountKey, int](batches.article_counts)
+
+
+@dataclass
+class Context:
+    request: Request | WebSocket
+    response: Response | WebSocket | None
+    sessionmaker: async_sessionmaker[AsyncSession]
+    viewer: Viewer
+    now: datetime
+    loaders: Loaders
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        request: Request | WebSocket,
+        response: Response | WebSocket | None,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        viewer: Viewer,
+    ) -> Context:
+        now = utcnow()
+        batches = Batches(sessionmaker, viewer=viewer, now=now)
+        return cls(request, response, sessionmaker, viewer, now, Loaders(batches))

@@ -1,0 +1,189 @@
+"""The Query root: thin fields that open a session and call resolvers/."""
+
+from __future__ import annotations
+
+from typing import Annotated, TypeVar
+
+import strawberry
+
+from db import models
+from resolvers import listings
+from resolvers.articles import ArticleScope, article_by_id, article_by_slug, article_pages
+from resolvers.errors import BadUserInput
+from resolvers.global_ids import decode_global_id
+from resolvers.loaders import ArticleCountKey
+from resolvers.pagination import PageRequest
+from schema.inputs import ArticleFilter
+from schema.types import (
+    Article,
+    ArticleOrder,
+    Author,
+    Category,
+    Connection,
+    Info,
+    Node,
+    Tag,
+    connection,
+)
+
+__all__ = ["Query"]
+
+Named = TypeVar("Named", models.Author, models.Category, models.Tag)
+
+_ID = Annotated[strawberry.ID | None, strawberry.argument(description="Global id.")]
+_SLUG = Annotated[str | None, strawberry.argument(description="Slug.")]
+_FIRST = Annotated[int | None, strawberry.argument(description="Page size from the start, 0..100.")]
+_AFTER = Annotated[str | None, strawberry.argument(description="Cursor to start after.")]
+_LAST = Annotated[int | None, strawberry.argument(description="Page size from the end, 0..100.")]
+_BEFORE = Annotated[str | None, strawberry.argument(description="Cursor to end before.")]
+
+
+def _pk(global_id: str, type_name: str) -> int | None:
+    decoded = decode_global_id(global_id)
+    return decoded[1] if decoded is not None and decoded[0] == type_name else None
+
+
+def _id_or_slug(id: strawberry.ID | None, slug: str | None) -> None:
+    if id is not None and slug is not None:
+        raise BadUserInput("Pass `id` or `slug`, not both.")
+    if id is None and slug is None:
+        raise BadUserInput("Pass `id` or `slug`.")
+
+
+async def _named(
+    info: Info, model: type[Named], type_name: str, id: strawberry.ID | None, slug: str | None
+) -> Named | None:
+    _id_or_slug(id, slug)
+    if id is not None:
+        pk = _pk(id, type_name)
+        if pk is None:
+            return None
+        loader = {
+            "Author": info.context.loaders.author_by_id,
+            "Category": info.context.loaders.category_by_id,
+        }.get(type_name)
+        if loader is not None:
+            found: Named | None = await loader.load(pk)  # type: ignore[assignment]  # loader matches type_name
+            return found
+    async with info.context.sessionmaker() as session:
+        if slug is not None:
+            return await listings.by_slug(session, model, slug)
+        return await session.get(model, pk)
+
+
+async def _article(info: Info, pk: int) -> Article | None:
+    async with info.context.sessionmaker() as session:
+        row = await article_by_id(session, pk, viewer=info.context.viewer, now=info.context.now)
+    return Article.from_row(row) if row else None
+
+
+@strawberry.type(description="Everything a reader can ask for; anonymous readers see public articles.")
+class Query:
+    @strawberry.field(description="Any object by its global id; null when unknown or not visible.")
+    async def node(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="Global id.")]
+    ) -> Node | None:
+        decoded = decode_global_id(id)
+        if decoded is None:
+            return None
+        type_name, pk = decoded
+        if type_name == "Article":
+            return await _article(info, pk)
+        if type_name == "Author":
+            author = await info.context.loaders.author_by_id.load(pk)
+            return Author.from_row(author) if author else None
+        if type_name == "Category":
+            category = await info.context.loaders.category_by_id.load(pk)
+            return Category.from_row(category) if category else None
+        if type_name == "Tag":
+            async with info.context.sessionmaker() as session:
+                tag = await session.get(models.Tag, pk)
+            return Tag.from_row(tag) if tag else None
+        return None
+
+    @strawberry.field(description="One article by id or slug (former slugs too); null if unknown.")
+    async def article(self, info: Info, id: _ID = None, slug: _SLUG = None) -> Article | None:
+        _id_or_slug(id, slug)
+        if id is not None:
+            pk = _pk(id, "Article")
+            return await _article(info, pk) if pk is not None else None
+        assert slug is not None
+        async with info.context.sessionmaker() as session:
+            row = await article_by_slug(session, slug, viewer=info.context.viewer, now=info.context.now)
+        return Article.from_row(row) if row else None
+
+    @strawberry.field(description="Articles, filtered and ordered, a page at a time.")
+    async def articles(
+        self,
+        info: Info,
+        first: _FIRST = None,
+        after: _AFTER = None,
+        last: _LAST = None,
+        before: _BEFORE = None,
+        filter: Annotated[
+            ArticleFilter | None, strawberry.argument(description="Conditions to meet.")
+        ] = None,
+        order_by: Annotated[ArticleOrder, strawberry.argument(description="Order.")] = ArticleOrder.NEWEST,
+    ) -> Connection[Article]:
+        article_filter = filter.resolved() if filter is not None else None
+        context = info.context
+        async with context.sessionmaker() as session:
+            pages = await article_pages(
+                session,
+                scope=ArticleScope.ALL,
+                scope_ids=[0],
+                article_filter=article_filter,
+                order=order_by.resolved(),
+                request=PageRequest(first=first, after=after, last=last, before=before),
+                viewer=context.viewer,
+                now=context.now,
+            )
+        count_key = ArticleCountKey(ArticleScope.ALL, 0, article_filter)
+        return connection(pages[0], Article.from_row, lambda: context.loaders.article_count.load(count_key))
+
+    @strawberry.field(description="One category by id or slug; null if unknown.")
+    async def category(self, info: Info, id: _ID = None, slug: _SLUG = None) -> Category | None:
+        row = await _named(info, models.Category, "Category", id, slug)
+        return Category.from_row(row) if row else None
+
+    @strawberry.field(description="All categories by name, or only the top-level ones.")
+    async def categories(
+        self,
+        info: Info,
+        roots_only: Annotated[
+            bool, strawberry.argument(description="Only categories without a parent.")
+        ] = False,
+    ) -> list[Category]:
+        async with info.context.sessionmaker() as session:
+            rows = await listings.categories(session, roots_only=roots_only)
+        return [Category.from_row(row) for row in rows]
+
+    @strawberry.field(description="One author by id or slug; null if unknown.")
+    async def author(self, info: Info, id: _ID = None, slug: _SLUG = None) -> Author | None:
+        row = await _named(info, models.Author, "Author", id, slug)
+        return Author.from_row(row) if row else None
+
+    @strawberry.field(description="Authors by name, a page at a time.")
+    async def authors(self, info: Info, first: _FIRST = 20, after: _AFTER = None) -> Connection[Author]:
+        return await _name_connection(info, models.Author, Author.from_row, first, after)
+
+    @strawberry.field(description="One tag by id or slug; null if unknown.")
+    async def tag(self, info: Info, id: _ID = None, slug: _SLUG = None) -> Tag | None:
+        row = await _named(info, models.Tag, "Tag", id, slug)
+        return Tag.from_row(row) if row else None
+
+    @strawberry.field(description="Tags by name, a page at a time.")
+    async def tags(self, info: Info, first: _FIRST = 20, after: _AFTER = None) -> Connection[Tag]:
+        return await _name_connection(info, models.Tag, Tag.from_row, first, after)
+
+
+async def _name_connection(info, model, convert, first, after):  # type: ignore[no-untyped-def]
+    sessionmaker = info.context.sessionmaker
+    async with sessionmaker() as session:
+        page = await listings.name_page(session, model, PageRequest(first=first, after=after))
+
+    async def total() -> int:
+        async with sessionmaker() as session:
+            return await listings.count(session, model)
+
+    return connection(page, convert, total)

@@ -1,0 +1,351 @@
+"""The GraphQL object types: nodes, connections and their fields (thin; logic is in resolvers/)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Annotated, Generic, TypeVar
+
+import strawberry
+
+from db import models
+from resolvers.articles import ArticleOrder as _Order
+from resolvers.articles import ArticleScope
+from resolvers.errors import BadUserInput
+from resolvers.global_ids import encode_global_id
+from resolvers.loaders import ArticleCountKey, ArticlePageKey
+from resolvers.pagination import Page, PageRequest
+from resolvers.text_metrics import reading_time_minutes
+from schema.context import Context
+
+__all__ = [
+    "Article",
+    "ArticleConnection",
+    "ArticleOrder",
+    "ArticleStatus",
+    "Author",
+    "Category",
+    "Connection",
+    "Node",
+    "PageInfo",
+    "Tag",
+    "connection",
+]
+
+Info = strawberry.Info[Context, None]
+NodeT = TypeVar("NodeT")
+Row = TypeVar("Row")
+
+MAX_RELATED = 20
+
+
+def utc(value: datetime | None) -> datetime | None:
+    """Stored times are naive UTC; clients get them with the zone."""
+    return value.replace(tzinfo=UTC) if value is not None else None
+
+
+@strawberry.enum(description="How a list of articles is ordered.")
+class ArticleOrder(Enum):
+    NEWEST = strawberry.enum_value("NEWEST", description="Most recently published first.")
+    OLDEST = strawberry.enum_value("OLDEST", description="Earliest published first.")
+    TITLE = strawberry.enum_value("TITLE", description="By title, A to Z.")
+    UPDATED = strawberry.enum_value("UPDATED", description="Most recently updated first.")
+    RELEVANCE = strawberry.enum_value("RELEVANCE", description="Best match first (search only).")
+
+    def resolved(self) -> _Order:
+        return _Order(self.value)
+
+
+@strawberry.enum(description="Where an article is in its life.")
+class ArticleStatus(Enum):
+    DRAFT = strawberry.enum_value("draft", description="Not published; visible to editors only.")
+    PUBLISHED = strawberry.enum_value(
+        "published", description="Published; public once `publishedAt` has passed."
+    )
+
+
+@strawberry.interface(description="An object with a global, opaque id.")
+class Node:
+    id: strawberry.ID = strawberry.field(description="Global, opaque id.")
+
+
+@strawberry.type(description="Where a page stands in its list (Relay).")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="More items follow this page.")
+    has_previous_page: bool = strawberry.field(description="Items come before this page.")
+    start_cursor: str | None = strawberry.field(description="Cursor of the first item.")
+    end_cursor: str | None = strawberry.field(description="Cursor of the last item.")
+
+
+@strawberry.type(description="An item of a list with its cursor.")
+class Edge(Generic[NodeT]):
+    cursor: str = strawberry.field(description="Opaque cursor to page on from this item.")
+    node: NodeT = strawberry.field(description="The item.")
+
+
+@strawberry.type(description="A page of a list, with Relay cursors.")
+class Connection(Generic[NodeT]):
+    edges: list[Edge[NodeT]] = strawberry.field(description="The items with their cursors.")
+    page_info: PageInfo = strawberry.field(description="Where this page stands.")
+    count_total: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="The items, without cursors.")
+    def nodes(self) -> list[NodeT]:
+        return [edge.node for edge in self.edges]
+
+    @strawberry.field(description="How many items the whole list holds (all pages).")
+    async def total_count(self) -> int:
+        return await self.count_total()
+
+
+def connection(
+    page: Page[Row], convert: Callable[[Row], NodeT], count_total: Callable[[], Awaitable[int]]
+) -> Connection[NodeT]:
+    edges = [Edge(cursor=page.cursor(row), node=convert(row)) for row in page.rows]
+    info = PageInfo(
+        has_next_page=page.has_next_page,
+        has_previous_page=page.has_previous_page,
+        start_cursor=edges[0].cursor if edges else None,
+        end_cursor=edges[-1].cursor if edges else None,
+    )
+    return Connection(edges=edges, page_info=info, count_total=count_total)
+
+
+async def scoped_articles(
+    info: Info,
+    *,
+    scope: ArticleScope,
+    scope_id: int,
+    order: _Order,
+    request: PageRequest,
+) -> Connection[Article]:
+    """A nested article list, batched with its siblings through the page loader."""
+    loaders = info.context.loaders
+    page = await loaders.article_page.load(ArticlePageKey(scope, scope_id, order, request))
+    count_key = ArticleCountKey(scope, scope_id)
+    return connection(page, Article.from_row, lambda: loaders.article_count.load(count_key))
+
+
+@strawberry.type(description="A person who writes articles.")
+class Author(Node):
+    pk: strawberry.Private[int]
+    slug: str = strawberry.field(description="URL-safe unique name.")
+    name: str = strawberry.field(description="Display name.")
+    bio: str | None = strawberry.field(description="Short biography.")
+    avatar_url: str | None = strawberry.field(description="Portrait image URL.")
+
+    @classmethod
+    def from_row(cls, row: models.Author) -> Author:
+        return cls(
+            id=strawberry.ID(encode_global_id("Author", row.id)),
+            pk=row.id,
+            slug=row.slug,
+            name=row.name,
+            bio=row.bio,
+            avatar_url=row.avatar_url,
+        )
+
+    @strawberry.field(description="How many public articles this author has.")
+    async def article_count(self, info: Info) -> int:
+        return await info.context.loaders.article_count.load(
+            ArticleCountKey(ArticleScope.AUTHOR, self.pk)
+        )
+
+    @strawberry.field(description="This author's public articles, newest first.")
+    async def articles(
+        self,
+        info: Info,
+        first: Annotated[int | None, strawberry.argument(description="Page size, 0..100.")] = 20,
+        after: Annotated[str | None, strawberry.argument(description="Cursor to start after.")] = None,
+    ) -> Connection[Article]:
+        return await scoped_articles(
+            info,
+            scope=ArticleScope.AUTHOR,
+            scope_id=self.pk,
+            order=_Order.NEWEST,
+            request=PageRequest(first=first, after=after),
+        )
+
+
+@strawberry.type(description="A keyword articles are tagged with.")
+class Tag(Node):
+    pk: strawberry.Private[int]
+    slug: str = strawberry.field(description="URL-safe unique name.")
+    name: str = strawberry.field(description="Display name.")
+
+    @classmethod
+    def from_row(cls, row: models.Tag) -> Tag:
+        return cls(id=strawberry.ID(encode_global_id("Tag", row.id)), pk=row.id, slug=row.slug, name=row.name)
+
+    @strawberry.field(description="How many public articles carry this tag.")
+    async def article_count(self, info: Info) -> int:
+        return await info.context.loaders.article_count.load(ArticleCountKey(ArticleScope.TAG, self.pk))
+
+    @strawberry.field(description="Public articles with this tag, newest first.")
+    async def articles(
+        self,
+        info: Info,
+        first: Annotated[int | None, strawberry.argument(description="Page size, 0..100.")] = 20,
+        after: Annotated[str | None, strawberry.argument(description="Cursor to start after.")] = None,
+    ) -> Connection[Article]:
+        return await scoped_articles(
+            info,
+            scope=ArticleScope.TAG,
+            scope_id=self.pk,
+            order=_Order.NEWEST,
+            request=PageRequest(first=first, after=after),
+        )
+
+
+@strawberry.type(description="A section of the site; categories form a tree.")
+class Category(Node):
+    pk: strawberry.Private[int]
+    parent_pk: strawberry.Private[int | None]
+    slug: str = strawberry.field(description="URL-safe unique name.")
+    name: str = strawberry.field(description="Display name.")
+    description: str | None = strawberry.field(description="What the category covers.")
+
+    @classmethod
+    def from_row(cls, row: models.Category) -> Category:
+        return cls(
+            id=strawberry.ID(encode_global_id("Category", row.id)),
+            pk=row.id,
+            parent_pk=row.parent_id,
+            slug=row.slug,
+            name=row.name,
+            description=row.description,
+        )
+
+    @strawberry.field(description="The category above this one, if any.")
+    async def parent(self, info: Info) -> Category | None:
+        if self.parent_pk is None:
+            return None
+        row = await info.context.loaders.category_by_id.load(self.parent_pk)
+        return Category.from_row(row) if row else None
+
+    @strawberry.field(description="The categories directly below this one, by name.")
+    async def children(self, info: Info) -> list[Category]:
+        rows = await info.context.loaders.children_by_category_id.load(self.pk)
+        return [Category.from_row(row) for row in rows]
+
+    @strawberry.field(description="The categories above this one, root first (breadcrumbs).")
+    async def ancestors(self, info: Info) -> list[Category]:
+        if self.parent_pk is None:
+            return []
+        rows = await info.context.loaders.ancestors_by_category_id.load(self.pk)
+        return [Category.from_row(row) for row in rows]
+
+    @strawberry.field(description="How many public articles this category and its subcategories hold.")
+    async def article_count(self, info: Info) -> int:
+        return await info.context.loaders.article_count.load(
+            ArticleCountKey(ArticleScope.CATEGORY_TREE, self.pk)
+        )
+
+    @strawberry.field(description="Public articles of this category (and its subcategories).")
+    async def articles(
+        self,
+        info: Info,
+        first: Annotated[int | None, strawberry.argument(description="Page size, 0..100.")] = 20,
+        after: Annotated[str | None, strawberry.argument(description="Cursor to start after.")] = None,
+        include_subcategories: Annotated[
+            bool, strawberry.argument(description="Include the articles of subcategories.")
+        ] = True,
+        order_by: Annotated[ArticleOrder, strawberry.argument(description="Order.")] = ArticleOrder.NEWEST,
+    ) -> Connection[Article]:
+        scope = ArticleScope.CATEGORY_TREE if include_subcategories else ArticleScope.CATEGORY
+        return await scoped_articles(
+            info,
+            scope=scope,
+            scope_id=self.pk,
+            order=order_by.resolved(),
+            request=PageRequest(first=first, after=after),
+        )
+
+
+@strawberry.type(description="A piece of content: a news story, a feature, a post.")
+class Article(Node):
+    pk: strawberry.Private[int]
+    author_pk: strawberry.Private[int]
+    category_pk: strawberry.Private[int]
+    slug: str = strawberry.field(description="URL-safe unique name; former slugs keep resolving.")
+    title: str = strawberry.field(description="Headline.")
+    excerpt: str = strawberry.field(description="Plain-text summary.")
+    body: str = strawberry.field(description="Sanitized HTML body.")
+    status: ArticleStatus = strawberry.field(description="Draft or published.")
+    published_at: datetime | None = strawberry.field(
+        description="When it is (or will be) public; null for drafts."
+    )
+    created_at: datetime = strawberry.field(description="When it was created.")
+    updated_at: datetime = strawberry.field(description="When it last changed.")
+    version: int = strawberry.field(description="Increments on every write.")
+    word_count: int = strawberry.field(description="Words in the body's text.")
+
+    @classmethod
+    def from_row(cls, row: models.Article) -> Article:
+        return cls(
+            id=strawberry.ID(encode_global_id("Article", row.id)),
+            pk=row.id,
+            author_pk=row.author_id,
+            category_pk=row.category_id,
+            slug=row.slug,
+            title=row.title,
+            excerpt=row.excerpt,
+            body=row.body,
+            status=ArticleStatus(row.status),
+            published_at=utc(row.published_at),
+            created_at=row.created_at.replace(tzinfo=UTC),
+            updated_at=row.updated_at.replace(tzinfo=UTC),
+            version=row.version,
+            word_count=row.word_count,
+        )
+
+    @strawberry.field(description="Minutes to read: words / 200, rounded up, at least 1.")
+    def reading_time_minutes(self) -> int:
+        return reading_time_minutes(self.word_count)
+
+    @strawberry.field(description="Who wrote it.")
+    async def author(self, info: Info) -> Author:
+        row = await info.context.loaders.author_by_id.load(self.author_pk)
+        assert row is not None  # a foreign key guarantees it
+        return Author.from_row(row)
+
+    @strawberry.field(description="The category it is filed in.")
+    async def category(self, info: Info) -> Category:
+        row = await info.context.loaders.category_by_id.load(self.category_pk)
+        assert row is not None  # a foreign key guarantees it
+        return Category.from_row(row)
+
+    @strawberry.field(description="Its tags, by name.")
+    async def tags(self, info: Info) -> list[Tag]:
+        rows = await info.context.loaders.tags_by_article_id.load(self.pk)
+        return [Tag.from_row(row) for row in rows]
+
+    @strawberry.field(
+        description=(
+            "Related public articles: editor pins first, then by shared tags and category, "
+            "then the newest."
+        )
+    )
+    async def related_posts(
+        self,
+        info: Info,
+        first: Annotated[int, strawberry.argument(description="How many, 0..20.")] = 5,
+    ) -> list[Article]:
+        if not 0 <= first <= MAX_RELATED:
+            raise BadUserInput(f"`first` must be between 0 and {MAX_RELATED}, got {first}.")
+        rows = await info.context.loaders.related_posts_by_article_id.load((self.pk, first))
+        return [Article.from_row(row) for row in rows]
+
+
+ArticleConnection = Connection[Article]
+
+
+def articles_connection(
+    page: Page[models.Article], count_total: Callable[[], Awaitable[int]]
+) -> Connection[Article]:
+    return connection(page, Article.from_row, count_total)
+
+
+def rows_to(convert: Callable[[Row], NodeT], rows: Sequence[Row]) -> list[NodeT]:
+    return [convert(row) for row in rows]

@@ -1,0 +1,145 @@
+"""Fixtures: every data test runs on SQLite and on PostgreSQL, through the real app."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
+
+from db.migration import upgrade
+from db.models import Base
+from masthead.app import create_app
+from masthead.settings import Settings
+from tests.statements import StatementCounter
+
+_DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+
+
+def _postgres_admin_url() -> str | None:
+    """The server to create test databases on, or None when none answers."""
+    url = os.environ.get("MASTHEAD_TEST_POSTGRES_URL")
+    if url:
+        return Settings(database_url=url).database_url
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return _DEFAULT_PG
+    except OSError:
+        return None
+
+
+async def _admin(url: str, statement: str) -> None:
+    import asyncpg
+
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str | None]:
+    """A fresh PostgreSQL database migrated to head for this test session, or None."""
+    admin = _postgres_admin_url()
+    if admin is None:
+        if os.environ.get("MASTHEAD_REQUIRE_POSTGRES") == "1":
+            pytest.fail("MASTHEAD_REQUIRE_POSTGRES=1 but no PostgreSQL answers on 127.0.0.1:5432")
+        yield None
+        return
+    name = f"masthead_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(admin, f'CREATE DATABASE "{name}"'))
+    url = admin.rsplit("/", 1)[0] + "/" + name
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        asyncio.run(_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite file migrated to head, copied for each test."""
+    path = tmp_path_factory.mktemp("template") / "masthead.db"
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+async def _empty_postgres(url: str) -> None:
+    tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+    await _admin(url, f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    sqlite_template: Path,
+    postgres_url: str | None,
+) -> str:
+    """An empty, migrated database of each kind."""
+    if request.param == "sqlite":
+        path = tmp_path / "masthead.db"
+        shutil.copy(sqlite_template, path)
+        return f"sqlite+aiosqlite:///{path}"
+    if postgres_url is None:
+        pytest.skip("PostgreSQL is not reachable (set MASTHEAD_TEST_POSTGRES_URL)")
+    await _empty_postgres(postgres_url)
+    return postgres_url
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, _env_file=None)  # type: ignore[call-arg]  # pydantic-settings init kwarg
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Starlette]:
+    application = create_app(settings)
+    yield application
+    await application.state.engine.dispose()
+
+
+@pytest.fixture
+def engine(app: Starlette) -> AsyncEngine:
+    engine: AsyncEngine = app.state.engine
+    return engine
+
+
+@pytest.fixture
+def sessionmaker(app: Starlette) -> async_sessionmaker[AsyncSession]:
+    factory: async_sessionmaker[AsyncSession] = app.state.sessionmaker
+    return factory
+
+
+@pytest.fixture
+def statements(engine: AsyncEngine) -> Iterator[StatementCounter]:
+    """Counts the SQL statements the app sends (BEGIN/COMMIT are not statements here)."""
+    counter = StatementCounter()
+    event.listen(engine.sync_engine, "before_cursor_execute", counter.record)
+    yield counter
+    event.remove(engine.sync_engine, "before_cursor_execute", counter.record)
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@pytest.fixture
+def dialect(database_url: str) -> str:
+    return "sqlite" if database_url.startswith("sqlite") else "postgresql"
+
+
