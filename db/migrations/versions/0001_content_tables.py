@@ -115,7 +115,23 @@ def upgrade() -> None:
 
 
 
+    op.create_table('api_tokens',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('role', sa.String(length=16), nullable=False),
+    sa.Column('token_hash', sa.String(length=128), nullable=False),
+    sa.Column('author_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('last_used_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['author_id'], ['authors.id'], name=op.f('fk_api_tokens_author_id_authors'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_api_tokens')),
+    sa.UniqueConstraint('name', name=op.f('uq_api_tokens_name')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_api_tokens_token_hash'))
+    )
+
+
 def downgrade() -> None:
+    op.drop_table('api_tokens')
     with op.batch_alter_table('related_pins', schema=None) as batch_op:
         batch_op.drop_index('ix_related_pins_related')
 
