@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -20,51 +19,27 @@ from db.migration import upgrade
 from db.models import Base
 from masthead.app import create_app
 from masthead.settings import Settings
+from tests.databases import admin_execute, postgres_admin_url
 from tests.statements import StatementCounter
-
-_DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-
-
-def _postgres_admin_url() -> str | None:
-    """The server to create test databases on, or None when none answers."""
-    url = os.environ.get("MASTHEAD_TEST_POSTGRES_URL")
-    if url:
-        return Settings(database_url=url).database_url
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
-            return _DEFAULT_PG
-    except OSError:
-        return None
-
-
-async def _admin(url: str, statement: str) -> None:
-    import asyncpg
-
-    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
-    connection = await asyncpg.connect(dsn)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
 
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str | None]:
     """A fresh PostgreSQL database migrated to head for this test session, or None."""
-    admin = _postgres_admin_url()
+    admin = postgres_admin_url()
     if admin is None:
         if os.environ.get("MASTHEAD_REQUIRE_POSTGRES") == "1":
             pytest.fail("MASTHEAD_REQUIRE_POSTGRES=1 but no PostgreSQL answers on 127.0.0.1:5432")
         yield None
         return
     name = f"masthead_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(admin, f'CREATE DATABASE "{name}"'))
+    asyncio.run(admin_execute(admin, f'CREATE DATABASE "{name}"'))
     url = admin.rsplit("/", 1)[0] + "/" + name
     try:
         upgrade(url)
         yield url
     finally:
-        asyncio.run(_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(admin_execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")
@@ -77,7 +52,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 async def _empty_postgres(url: str) -> None:
     tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
-    await _admin(url, f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    await admin_execute(url, f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

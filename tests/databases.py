@@ -1,0 +1,35 @@
+"""Reaching the PostgreSQL server the tests create their databases on."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from masthead.settings import normalize_database_url
+
+__all__ = ["admin_execute", "postgres_admin_url"]
+
+_DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+
+
+def postgres_admin_url() -> str | None:
+    """The server to create test databases on, or None when none answers."""
+    url = os.environ.get("MASTHEAD_TEST_POSTGRES_URL")
+    if url:
+        return normalize_database_url(url)
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return _DEFAULT_PG
+    except OSError:
+        return None
+
+
+async def admin_execute(url: str, statement: str) -> None:
+    import asyncpg
+
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
