@@ -23,10 +23,10 @@ from sqlalchemy import event, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from db.models import Article, Category, utcnow  # noqa: E402
-from masthead.app import create_app  # noqa: E402
-from masthead.settings import Settings  # noqa: E402
-from tests.reference_operations import ARTICLE_PAGE, CATEGORY_PAGE, HOME  # noqa: E402
+from db.models import Article, Category, utcnow
+from masthead.app import create_app
+from masthead.settings import Settings
+from tests.reference_operations import ARTICLE_PAGE, CATEGORY_PAGE, HOME
 
 
 def _percentile(samples: list[float], q: float) -> float:
@@ -48,7 +48,11 @@ async def _run(database_url: str, requests: int, seed: int) -> list[dict[str, An
         )
         category_slugs = list(await session.scalars(select(Category.slug)))
     operations: list[tuple[str, str, list[dict[str, Any]]]] = [
-        ("ArticlePage", ARTICLE_PAGE, [{"slug": s} for s in rng.sample(article_slugs, min(requests, len(article_slugs)))]),
+        (
+            "ArticlePage",
+            ARTICLE_PAGE,
+            [{"slug": s} for s in rng.sample(article_slugs, min(requests, len(article_slugs)))],
+        ),
         ("Home", HOME, [{}]),
         ("CategoryPage", CATEGORY_PAGE, [{"slug": s} for s in category_slugs]),
     ]
@@ -81,12 +85,16 @@ async def _run(database_url: str, requests: int, seed: int) -> list[dict[str, An
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    results = asyncio.run(_run(Settings(database_url=args.database_url).database_url, args.requests, args.seed))
+    results = asyncio.run(
+        _run(Settings(database_url=args.database_url).database_url, args.requests, args.seed)
+    )
     print(f"| operation | p50 ms | p99 ms | req/s (1 client) | statements |  ({args.database_url})")
     print("|---|---:|---:|---:|---:|")
     for r in results:

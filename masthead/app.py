@@ -45,7 +45,9 @@ class _GraphQLView(GraphQL[Context, None]):
 def create_app(settings: Settings | None = None) -> Starlette:
     """The ASGI app; the engine is made here so tests can drive it without a lifespan."""
     settings = settings or Settings()
-    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size, echo=settings.log_sql)
+    engine = create_engine(
+        settings.database_url, pool_size=settings.db_pool_size, echo=settings.log_sql
+    )
     sessionmaker = create_sessionmaker(engine)
     view = _GraphQLView(settings, sessionmaker)
 

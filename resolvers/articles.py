@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from db.models import Article, ArticleSlug, ArticleStatus, ArticleTag, Author, Category, Tag
 from resolvers.categories import subtree
@@ -108,8 +108,9 @@ def _filter_conditions(
         conditions.append(Article.author_id == author)
     for slug in f.tag_slugs or ():
         conditions.append(
-            exists()
-            .where(ArticleTag.article_id == Article.id, ArticleTag.tag_id == Tag.id, Tag.slug == slug)
+            exists().where(
+                ArticleTag.article_id == Article.id, ArticleTag.tag_id == Tag.id, Tag.slug == slug
+            )
         )
     if f.published_after is not None:
         conditions.append(Article.published_at > f.published_after)
@@ -120,7 +121,7 @@ def _filter_conditions(
 
 def _scoped(
     scope: ArticleScope, scope_ids: Sequence[int], statement: Select[Any]
-) -> tuple[Select[Any], ColumnElement[Any] | None]:
+) -> tuple[Select[Any], ColumnElement[Any] | InstrumentedAttribute[int] | None]:
     """Restrict ``statement`` to the scopes and name the column that tells them apart."""
     if scope is ArticleScope.ALL:
         return statement, None

@@ -28,7 +28,9 @@ def subtree(roots: Sequence[int] | Select[Any]) -> CTE:
 
 async def children(session: AsyncSession, parent_ids: Sequence[int]) -> dict[int, list[Category]]:
     rows = await session.scalars(
-        select(Category).where(Category.parent_id.in_(parent_ids)).order_by(Category.name, Category.id)
+        select(Category)
+        .where(Category.parent_id.in_(parent_ids))
+        .order_by(Category.name, Category.id)
     )
     grouped: dict[int, list[Category]] = {parent_id: [] for parent_id in parent_ids}
     for row in rows:
@@ -37,7 +39,9 @@ async def children(session: AsyncSession, parent_ids: Sequence[int]) -> dict[int
     return grouped
 
 
-async def ancestors(session: AsyncSession, category_ids: Sequence[int]) -> dict[int, list[Category]]:
+async def ancestors(
+    session: AsyncSession, category_ids: Sequence[int]
+) -> dict[int, list[Category]]:
     """Each category's ancestors, root first (breadcrumb order), itself excluded."""
     anchor = select(
         Category.id.label("start_id"),

@@ -108,7 +108,9 @@ class Batches:
         """Keys that differ only by scope id share one statement."""
         found: dict[ArticlePageKey, Page[Article]] = {}
         async with self._sessionmaker() as session:
-            for shape, group in _by_shape(keys, lambda k: (k.scope, k.order, k.request, k.article_filter)):
+            for shape, group in _by_shape(
+                keys, lambda k: (k.scope, k.order, k.request, k.article_filter)
+            ):
                 scope, order, request, article_filter = shape
                 pages = await article_pages(
                     session,

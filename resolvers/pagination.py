@@ -80,7 +80,9 @@ class SortKey:
             raise BadUserInput(
                 f"Cursor {cursor!r} belongs to another list or order, not this {self.name} one."
             )
-        return tuple(_value(kind, v, cursor) for kind, v in zip(self.kinds, payload[1:], strict=True))
+        return tuple(
+            _value(kind, v, cursor) for kind, v in zip(self.kinds, payload[1:], strict=True)
+        )
 
 
 def _value(kind: ValueKind, value: Any, cursor: str) -> Any:

@@ -45,5 +45,7 @@ class ArticleFilter:
             tag_slugs=tuple(self.tag_slugs) if self.tag_slugs is not None else None,
             published_after=_naive_utc(self.published_after),
             published_before=_naive_utc(self.published_before),
-            statuses=tuple(_Status(s.value) for s in self.status) if self.status is not None else None,
+            statuses=tuple(_Status(s.name.lower()) for s in self.status)
+            if self.status is not None
+            else None,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, TypeVar
 
 import strawberry
@@ -29,6 +30,7 @@ from schema.types import (
 __all__ = ["Query"]
 
 Named = TypeVar("Named", models.Author, models.Category, models.Tag)
+NodeT = TypeVar("NodeT")
 
 _ID = Annotated[strawberry.ID | None, strawberry.argument(description="Global id.")]
 _SLUG = Annotated[str | None, strawberry.argument(description="Slug.")]
@@ -58,13 +60,6 @@ async def _named(
         pk = _pk(id, type_name)
         if pk is None:
             return None
-        loader = {
-            "Author": info.context.loaders.author_by_id,
-            "Category": info.context.loaders.category_by_id,
-        }.get(type_name)
-        if loader is not None:
-            found: Named | None = await loader.load(pk)  # type: ignore[assignment]  # loader matches type_name
-            return found
     async with info.context.sessionmaker() as session:
         if slug is not None:
             return await listings.by_slug(session, model, slug)
@@ -77,11 +72,15 @@ async def _article(info: Info, pk: int) -> Article | None:
     return Article.from_row(row) if row else None
 
 
-@strawberry.type(description="Everything a reader can ask for; anonymous readers see public articles.")
+@strawberry.type(
+    description="Everything a reader can ask for; anonymous readers see public articles."
+)
 class Query:
     @strawberry.field(description="Any object by its global id; null when unknown or not visible.")
     async def node(
-        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="Global id.")]
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="Global id.")],
     ) -> Node | None:
         decoded = decode_global_id(id)
         if decoded is None:
@@ -109,7 +108,9 @@ class Query:
             return await _article(info, pk) if pk is not None else None
         assert slug is not None
         async with info.context.sessionmaker() as session:
-            row = await article_by_slug(session, slug, viewer=info.context.viewer, now=info.context.now)
+            row = await article_by_slug(
+                session, slug, viewer=info.context.viewer, now=info.context.now
+            )
         return Article.from_row(row) if row else None
 
     @strawberry.field(description="Articles, filtered and ordered, a page at a time.")
@@ -123,7 +124,9 @@ class Query:
         filter: Annotated[
             ArticleFilter | None, strawberry.argument(description="Conditions to meet.")
         ] = None,
-        order_by: Annotated[ArticleOrder, strawberry.argument(description="Order.")] = ArticleOrder.NEWEST,
+        order_by: Annotated[
+            ArticleOrder, strawberry.argument(description="Order.")
+        ] = ArticleOrder.NEWEST,
     ) -> Connection[Article]:
         article_filter = filter.resolved() if filter is not None else None
         context = info.context
@@ -139,7 +142,9 @@ class Query:
                 now=context.now,
             )
         count_key = ArticleCountKey(ArticleScope.ALL, 0, article_filter)
-        return connection(pages[0], Article.from_row, lambda: context.loaders.article_count.load(count_key))
+        return connection(
+            pages[0], Article.from_row, lambda: context.loaders.article_count.load(count_key)
+        )
 
     @strawberry.field(description="One category by id or slug; null if unknown.")
     async def category(self, info: Info, id: _ID = None, slug: _SLUG = None) -> Category | None:
@@ -164,7 +169,9 @@ class Query:
         return Author.from_row(row) if row else None
 
     @strawberry.field(description="Authors by name, a page at a time.")
-    async def authors(self, info: Info, first: _FIRST = 20, after: _AFTER = None) -> Connection[Author]:
+    async def authors(
+        self, info: Info, first: _FIRST = 20, after: _AFTER = None
+    ) -> Connection[Author]:
         return await _name_connection(info, models.Author, Author.from_row, first, after)
 
     @strawberry.field(description="One tag by id or slug; null if unknown.")
@@ -177,7 +184,13 @@ class Query:
         return await _name_connection(info, models.Tag, Tag.from_row, first, after)
 
 
-async def _name_connection(info, model, convert, first, after):  # type: ignore[no-untyped-def]
+async def _name_connection(
+    info: Info,
+    model: type[Named],
+    convert: Callable[[Named], NodeT],
+    first: int | None,
+    after: str | None,
+) -> Connection[NodeT]:
     sessionmaker = info.context.sessionmaker
     async with sessionmaker() as session:
         page = await listings.name_page(session, model, PageRequest(first=first, after=after))

@@ -35,7 +35,9 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
     ]
     if not introspection:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
-    return strawberry.Schema(query=Query, types=[Article, Author, Category, Tag], extensions=extensions)
+    return strawberry.Schema(
+        query=Query, types=[Article, Author, Category, Tag], extensions=extensions
+    )
 
 
 schema = build_schema()

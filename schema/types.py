@@ -54,7 +54,7 @@ class ArticleOrder(Enum):
     RELEVANCE = strawberry.enum_value("RELEVANCE", description="Best match first (search only).")
 
     def resolved(self) -> _Order:
-        return _Order(self.value)
+        return _Order[self.name]
 
 
 @strawberry.enum(description="Where an article is in its life.")
@@ -157,7 +157,9 @@ class Author(Node):
         self,
         info: Info,
         first: Annotated[int | None, strawberry.argument(description="Page size, 0..100.")] = 20,
-        after: Annotated[str | None, strawberry.argument(description="Cursor to start after.")] = None,
+        after: Annotated[
+            str | None, strawberry.argument(description="Cursor to start after.")
+        ] = None,
     ) -> Connection[Article]:
         return await scoped_articles(
             info,
@@ -176,18 +178,27 @@ class Tag(Node):
 
     @classmethod
     def from_row(cls, row: models.Tag) -> Tag:
-        return cls(id=strawberry.ID(encode_global_id("Tag", row.id)), pk=row.id, slug=row.slug, name=row.name)
+        return cls(
+            id=strawberry.ID(encode_global_id("Tag", row.id)),
+            pk=row.id,
+            slug=row.slug,
+            name=row.name,
+        )
 
     @strawberry.field(description="How many public articles carry this tag.")
     async def article_count(self, info: Info) -> int:
-        return await info.context.loaders.article_count.load(ArticleCountKey(ArticleScope.TAG, self.pk))
+        return await info.context.loaders.article_count.load(
+            ArticleCountKey(ArticleScope.TAG, self.pk)
+        )
 
     @strawberry.field(description="Public articles with this tag, newest first.")
     async def articles(
         self,
         info: Info,
         first: Annotated[int | None, strawberry.argument(description="Page size, 0..100.")] = 20,
-        after: Annotated[str | None, strawberry.argument(description="Cursor to start after.")] = None,
+        after: Annotated[
+            str | None, strawberry.argument(description="Cursor to start after.")
+        ] = None,
     ) -> Connection[Article]:
         return await scoped_articles(
             info,
@@ -236,7 +247,9 @@ class Category(Node):
         rows = await info.context.loaders.ancestors_by_category_id.load(self.pk)
         return [Category.from_row(row) for row in rows]
 
-    @strawberry.field(description="How many public articles this category and its subcategories hold.")
+    @strawberry.field(
+        description="How many public articles this category and its subcategories hold."
+    )
     async def article_count(self, info: Info) -> int:
         return await info.context.loaders.article_count.load(
             ArticleCountKey(ArticleScope.CATEGORY_TREE, self.pk)
@@ -247,11 +260,15 @@ class Category(Node):
         self,
         info: Info,
         first: Annotated[int | None, strawberry.argument(description="Page size, 0..100.")] = 20,
-        after: Annotated[str | None, strawberry.argument(description="Cursor to start after.")] = None,
+        after: Annotated[
+            str | None, strawberry.argument(description="Cursor to start after.")
+        ] = None,
         include_subcategories: Annotated[
             bool, strawberry.argument(description="Include the articles of subcategories.")
         ] = True,
-        order_by: Annotated[ArticleOrder, strawberry.argument(description="Order.")] = ArticleOrder.NEWEST,
+        order_by: Annotated[
+            ArticleOrder, strawberry.argument(description="Order.")
+        ] = ArticleOrder.NEWEST,
     ) -> Connection[Article]:
         scope = ArticleScope.CATEGORY_TREE if include_subcategories else ArticleScope.CATEGORY
         return await scoped_articles(

@@ -116,5 +116,3 @@ async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def dialect(database_url: str) -> str:
     return "sqlite" if database_url.startswith("sqlite") else "postgresql"
-
-

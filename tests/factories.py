@@ -18,7 +18,10 @@ def _next() -> int:
 
 
 async def make_author(
-    sessionmaker: async_sessionmaker[AsyncSession], *, name: str | None = None, slug: str | None = None
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    name: str | None = None,
+    slug: str | None = None,
 ) -> Author:
     n = _next()
     author = Author(
@@ -52,7 +55,10 @@ async def make_category(
 
 
 async def make_tag(
-    sessionmaker: async_sessionmaker[AsyncSession], *, name: str | None = None, slug: str | None = None
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    name: str | None = None,
+    slug: str | None = None,
 ) -> Tag:
     n = _next()
     tag = Tag(name=name or f"tag {n}", slug=slug or f"tag-{n}")

@@ -7,7 +7,6 @@ from typing import Any
 import httpx
 
 
-
 async def graphql(
     client: httpx.AsyncClient,
     query: str,

@@ -48,7 +48,9 @@ query Nested($first: Int!) {
 """
 
 
-async def _seed(sessionmaker: async_sessionmaker[AsyncSession], articles: int = 120) -> list[Article]:
+async def _seed(
+    sessionmaker: async_sessionmaker[AsyncSession], articles: int = 120
+) -> list[Article]:
     """Many authors, a two-level tree, tags and pins, so every relation has rows to load."""
     authors = [await make_author(sessionmaker) for _ in range(12)]
     roots = [await make_category(sessionmaker) for _ in range(3)]
@@ -88,7 +90,10 @@ async def _seed(sessionmaker: async_sessionmaker[AsyncSession], articles: int = 
 
 
 async def _count(
-    client: httpx.AsyncClient, statements: StatementCounter, query: str, variables: dict[str, object]
+    client: httpx.AsyncClient,
+    statements: StatementCounter,
+    query: str,
+    variables: dict[str, object],
 ) -> int:
     statements.reset()
     await data(client, query, variables)
