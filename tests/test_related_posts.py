@@ -62,7 +62,10 @@ async def tags(sessionmaker: Sessions) -> list[Tag]:
 
 
 async def test_pins_come_first_in_pinned_order(
-    sessionmaker: Sessions, author: Author, category: Category, other_category: Category,
+    sessionmaker: Sessions,
+    author: Author,
+    category: Category,
+    other_category: Category,
     tags: list[Tag],
 ) -> None:
     source = await make_article(sessionmaker, author=author, category=category, tags=tags)
@@ -98,7 +101,10 @@ async def test_pins_that_are_not_public_are_skipped(
 
 
 async def test_score_beats_recency(
-    sessionmaker: Sessions, author: Author, category: Category, other_category: Category,
+    sessionmaker: Sessions,
+    author: Author,
+    category: Category,
+    other_category: Category,
     tags: list[Tag],
 ) -> None:
     source = await make_article(sessionmaker, author=author, category=category, tags=tags[:2])
@@ -125,7 +131,10 @@ async def test_score_beats_recency(
 
 
 async def test_equal_scores_go_newest_first_then_highest_id(
-    sessionmaker: Sessions, author: Author, category: Category, other_category: Category,
+    sessionmaker: Sessions,
+    author: Author,
+    category: Category,
+    other_category: Category,
     tags: list[Tag],
 ) -> None:
     source = await make_article(sessionmaker, author=author, category=category, tags=tags[:1])
@@ -147,7 +156,10 @@ async def test_equal_scores_go_newest_first_then_highest_id(
 
 
 async def test_fills_with_the_newest_public_articles(
-    sessionmaker: Sessions, author: Author, category: Category, other_category: Category,
+    sessionmaker: Sessions,
+    author: Author,
+    category: Category,
+    other_category: Category,
     tags: list[Tag],
 ) -> None:
     source = await make_article(sessionmaker, author=author, category=category, tags=tags[:1])
@@ -158,8 +170,9 @@ async def test_fills_with_the_newest_public_articles(
         await make_article(sessionmaker, author=author, category=other_category, days_ago=d)
         for d in (40, 10, 30, 20)
     ]
-    await make_article(sessionmaker, author=author, category=other_category,
-                       status=ArticleStatus.DRAFT)
+    await make_article(
+        sessionmaker, author=author, category=other_category, status=ArticleStatus.DRAFT
+    )
 
     assert await _related_ids(sessionmaker, source, first=4) == _ids(
         related, fillers[1], fillers[3], fillers[2]
@@ -170,8 +183,9 @@ async def test_never_the_article_itself(
     sessionmaker: Sessions, author: Author, category: Category, tags: list[Tag]
 ) -> None:
     # The newest article, sharing every tag and its category with itself, and pinned to itself.
-    source = await make_article(sessionmaker, author=author, category=category, tags=tags,
-                                days_ago=0)
+    source = await make_article(
+        sessionmaker, author=author, category=category, tags=tags, days_ago=0
+    )
     others = [
         await make_article(sessionmaker, author=author, category=category, days_ago=d)
         for d in (1, 2)
@@ -181,8 +195,33 @@ async def test_never_the_article_itself(
     assert await _related_ids(sessionmaker, source) == _ids(*others)
 
 
+async def test_the_source_takes_no_place_among_the_newest(
+    sessionmaker: Sessions, author: Author, category: Category, other_category: Category
+) -> None:
+    # The source is the newest of its category and overall, so each tier must look one
+    # article further than `first` to fill the list.
+    fillers = [
+        await make_article(sessionmaker, author=author, category=other_category, days_ago=d)
+        for d in (1, 2)
+    ]
+    same_category = [
+        await make_article(sessionmaker, author=author, category=category, days_ago=d)
+        for d in (5, 6, 7)
+    ]
+    source = await make_article(sessionmaker, author=author, category=category, days_ago=0)
+    lonely = await make_article(
+        sessionmaker, author=author, category=await make_category(sessionmaker), days_ago=0
+    )
+
+    assert await _related_ids(sessionmaker, source, first=2) == _ids(*same_category[:2])
+    assert await _related_ids(sessionmaker, lonely, first=2) == _ids(source, *fillers[:1])
+
+
 async def test_a_pinned_article_that_also_scores_appears_once_at_its_pin(
-    sessionmaker: Sessions, author: Author, category: Category, other_category: Category,
+    sessionmaker: Sessions,
+    author: Author,
+    category: Category,
+    other_category: Category,
     tags: list[Tag],
 ) -> None:
     source = await make_article(sessionmaker, author=author, category=category, tags=tags)
@@ -196,7 +235,8 @@ async def test_a_pinned_article_that_also_scores_appears_once_at_its_pin(
     related = await make_article(
         sessionmaker, author=author, category=category, tags=tags[:1], days_ago=2
     )
-    await pin_related(sessionmaker, source, [pinned_first, pinned_and_related])
+    # Pinned twice, as nothing in the table forbids: it keeps its first place.
+    await pin_related(sessionmaker, source, [pinned_first, pinned_and_related, pinned_first])
 
     assert await _related_ids(sessionmaker, source, first=10) == _ids(
         pinned_first, pinned_and_related, related
@@ -209,10 +249,16 @@ async def test_drafts_and_scheduled_articles_never_appear(
     source = await make_article(sessionmaker, author=author, category=category, tags=tags)
     # The best candidates of every tier (score 7, newest) but not public.
     hidden = [
-        await make_article(sessionmaker, author=author, category=category, tags=tags,
-                           status=ArticleStatus.DRAFT),
-        await make_article(sessionmaker, author=author, category=category, tags=tags,
-                           published_at=utcnow() + timedelta(minutes=5)),
+        await make_article(
+            sessionmaker, author=author, category=category, tags=tags, status=ArticleStatus.DRAFT
+        ),
+        await make_article(
+            sessionmaker,
+            author=author,
+            category=category,
+            tags=tags,
+            published_at=utcnow() + timedelta(minutes=5),
+        ),
     ]
     public = await make_article(sessionmaker, author=author, category=category, days_ago=3)
 
@@ -227,8 +273,9 @@ async def test_first_limits_the_count(
 ) -> None:
     source = await make_article(sessionmaker, author=author, category=category, tags=tags)
     for days in range(1, 8):
-        await make_article(sessionmaker, author=author, category=category, tags=tags[: days % 3],
-                           days_ago=days)
+        await make_article(
+            sessionmaker, author=author, category=category, tags=tags[: days % 3], days_ago=days
+        )
 
     everything = await _related_ids(sessionmaker, source, first=20)
     assert len(everything) == 7
@@ -248,11 +295,15 @@ async def test_first_zero_is_empty_without_sql(
 
 
 async def test_unknown_ids_are_empty_and_draft_sources_still_rank(
-    sessionmaker: Sessions, author: Author, category: Category, other_category: Category,
+    sessionmaker: Sessions,
+    author: Author,
+    category: Category,
+    other_category: Category,
     tags: list[Tag],
 ) -> None:
-    draft = await make_article(sessionmaker, author=author, category=category, tags=tags[:1],
-                               status=ArticleStatus.DRAFT)
+    draft = await make_article(
+        sessionmaker, author=author, category=category, tags=tags[:1], status=ArticleStatus.DRAFT
+    )
     filler = await make_article(sessionmaker, author=author, category=other_category, days_ago=1)
     related = await make_article(
         sessionmaker, author=author, category=other_category, tags=tags[:1], days_ago=9
@@ -260,9 +311,7 @@ async def test_unknown_ids_are_empty_and_draft_sources_still_rank(
     same_category = await make_article(sessionmaker, author=author, category=category, days_ago=5)
 
     async with sessionmaker() as session:
-        found = await related_posts(
-            session, article_ids=[draft.id, 987654], first=5, now=utcnow()
-        )
+        found = await related_posts(session, article_ids=[draft.id, 987654], first=5, now=utcnow())
     assert {k: [a.id for a in v] for k, v in found.items()} == {
         draft.id: _ids(related, same_category, filler),
         987654: [],
@@ -271,13 +320,21 @@ async def test_unknown_ids_are_empty_and_draft_sources_still_rank(
 
 
 async def test_one_statement_whatever_the_number_of_sources(
-    sessionmaker: Sessions, statements: StatementCounter, author: Author, category: Category,
-    other_category: Category, tags: list[Tag],
+    sessionmaker: Sessions,
+    statements: StatementCounter,
+    author: Author,
+    category: Category,
+    other_category: Category,
+    tags: list[Tag],
 ) -> None:
     sources = [
-        await make_article(sessionmaker, author=author,
-                           category=(category, other_category)[i % 2], tags=tags[: i % 4],
-                           days_ago=i)
+        await make_article(
+            sessionmaker,
+            author=author,
+            category=(category, other_category)[i % 2],
+            tags=tags[: i % 4],
+            days_ago=i,
+        )
         for i in range(30)
     ]
     await pin_related(sessionmaker, sources[3], sources[10:12])
@@ -322,8 +379,9 @@ def _reference_ranking(
         assert a.published_at is not None
         return a.published_at, a.id
 
-    scored = sorted((a for a in rest if score(a) > 0), key=lambda a: (score(a), *newest(a)),
-                    reverse=True)
+    scored = sorted(
+        (a for a in rest if score(a) > 0), key=lambda a: (score(a), *newest(a)), reverse=True
+    )
     fillers = sorted((a for a in rest if score(a) == 0), key=newest, reverse=True)
     return (chosen + [a.id for a in scored + fillers])[:first]
 
@@ -350,8 +408,10 @@ async def test_matches_a_plain_python_ranking_on_random_data(
             tags=chosen_tags,
             status=ArticleStatus.DRAFT if kind < 0.15 else ArticleStatus.PUBLISHED,
             published_at=(
-                None if kind < 0.15
-                else now + timedelta(hours=rng.randint(1, 48)) if kind < 0.25
+                None
+                if kind < 0.15
+                else now + timedelta(hours=rng.randint(1, 48))
+                if kind < 0.25
                 else rng.choice(times)
             ),
         )
@@ -366,6 +426,10 @@ async def test_matches_a_plain_python_ranking_on_random_data(
     sources = rng.sample(articles, 20)
     for first in (1, 2, 3, 5, 8, 20):
         found = await _related(sessionmaker, sources, first=first, now=now)
-        for source in sources:
+        for i, source in enumerate(sources):
             expected = _reference_ranking(source, articles, tags_of, pins_of, first, now)
             assert found[source.id] == expected, (source.id, first)
+            # A single source takes the statement's other shape (top-n, no window).
+            if i < 4:
+                alone = await _related_ids(sessionmaker, source, first=first, now=now)
+                assert alone == expected, (source.id, first)

@@ -112,6 +112,11 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_articles_status_updated", ["status", "updated_at", "id"], unique=False
         )
+        batch_op.create_index(
+            "ix_articles_id_public",
+            ["id", "status", "published_at", "category_id"],
+            unique=False,
+        )
 
     op.create_table(
         "article_slugs",
@@ -206,6 +211,7 @@ def downgrade() -> None:
 
     op.drop_table("article_slugs")
     with op.batch_alter_table("articles", schema=None) as batch_op:
+        batch_op.drop_index("ix_articles_id_public")
         batch_op.drop_index("ix_articles_status_updated")
         batch_op.drop_index("ix_articles_status_title")
         batch_op.drop_index("ix_articles_status_published")
