@@ -12,10 +12,10 @@ WORDS_PER_MINUTE = 200
 
 # A word keeps its inner apostrophes, hyphens and decimal points ("it's", "e-invoicing",
 # "3.5"), so punctuation and numbers split the way a reader would count them.
-_WORD = re.compile(r"\w+(?:['’.-]\w+)*")
+_WORD = re.compile("\\w+(?:['\u2019.-]\\w+)*")
 _SPACE = re.compile(r"\s+")
 # A sentence ends at . ! or ? (optionally inside a closing quote or bracket) before a space.
-_SENTENCE_END = re.compile(r"[.!?][\"'”’)]*(?=\s|$)")
+_SENTENCE_END = re.compile("[.!?][\"'\u201d\u2019)]*(?=\\s|$)")
 
 # Tags that end a line of text: without a break here "<p>one</p><p>two</p>" would read "onetwo".
 _BLOCK_TAGS = frozenset(
@@ -89,4 +89,4 @@ def excerpt_from_body(html: str, limit: int = 240) -> str:
     cut = sentence[: limit - 1]
     if " " in cut:
         cut = cut[: cut.rindex(" ")]
-    return cut.rstrip(" ,;:-–—") + "…"
+    return cut.rstrip(" ,;:-\u2013\u2014") + "\u2026"
