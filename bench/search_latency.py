@@ -1,0 +1,149 @@
+"""Latency of ``search`` against a loaded database: single-word and multi-word queries.
+
+    python bench/search_latency.py --database-url sqlite+aiosqlite:///bench.db [--requests 200]
+
+Load a corpus first (``masthead db upgrade`` then ``masthead import FILE``; the generator is
+../shared/corpus/generate.py). Queries are words of the titles of public articles drawn at
+random (seeded), so every query finds something and common words weigh as often as they
+occur: one word, or two or three consecutive words of one title. Requests go through the
+real ASGI app in-process, one at a time, asking for what a results page shows: ten hits with
+score, highlights and title, and the total count. A benchmark, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import event, func, select
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from db.models import Article, utcnow
+from masthead.app import create_app
+from masthead.settings import Settings
+
+SEARCH_PAGE = """
+query SearchPage($query: String!) {
+  search(query: $query, first: 10) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    edges { score highlights node { slug title publishedAt } }
+  }
+}
+"""
+
+# Words that stemmers or stop lists make meaningless alone; a reader would not search them.
+_STOP = frozenset(
+    ["the", "and", "for", "with", "from", "into", "that", "this", "what", "why", "how", "its"]
+)
+_WORD = re.compile(r"[A-Za-z]{3,}")
+
+
+def _percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _queries(titles: list[str], requests: int, rng: random.Random) -> dict[str, list[str]]:
+    single: list[str] = []
+    multi: list[str] = []
+    while len(single) < requests or len(multi) < requests:
+        words = [w for w in _WORD.findall(rng.choice(titles)) if w.lower() not in _STOP]
+        if not words:
+            continue
+        if len(single) < requests:
+            single.append(rng.choice(words))
+        if len(multi) < requests and len(words) >= 2:
+            size = rng.choice((2, 3)) if len(words) >= 3 else 2
+            start = rng.randrange(len(words) - size + 1)
+            multi.append(" ".join(words[start : start + size]))
+    return {"single word": single, "multi-word": multi}
+
+
+async def _run(database_url: str, requests: int, seed: int) -> list[dict[str, Any]]:
+    app = create_app(Settings(database_url=database_url, _env_file=None))  # type: ignore[call-arg]  # pydantic-settings init kwarg
+    engine = app.state.engine
+    statements: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    rng = random.Random(seed)
+    async with app.state.sessionmaker() as session:
+        public = Article.is_public(utcnow())
+        total = await session.scalar(select(func.count()).select_from(Article).where(public)) or 0
+        # Every 50th public article: a spread sample without reading every title.
+        titles = list(
+            await session.scalars(
+                select(Article.title).where(public, Article.id % 50 == 7).order_by(Article.id)
+            )
+        )
+    queries = _queries(titles, requests, rng)
+    results = []
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+        for name, texts in queries.items():
+            for text in texts[:20]:  # fill caches and asyncpg's statement cache
+                await client.post(
+                    "/graphql", json={"query": SEARCH_PAGE, "variables": {"query": text}}
+                )
+            samples: list[float] = []
+            matches: list[int] = []
+            statements.clear()
+            for text in texts:
+                payload = {"query": SEARCH_PAGE, "variables": {"query": text}}
+                start = time.perf_counter()
+                response = await client.post("/graphql", json=payload)
+                samples.append((time.perf_counter() - start) * 1000)
+                body = response.json()
+                assert "errors" not in body, body
+                matches.append(body["data"]["search"]["totalCount"])
+            results.append(
+                {
+                    "queries": name,
+                    "public": total,
+                    "p50_ms": statistics.median(samples),
+                    "p99_ms": _percentile(samples, 0.99),
+                    "max_ms": max(samples),
+                    "matches_p50": statistics.median(matches),
+                    "matches_max": max(matches),
+                    "statements": len(statements) / len(texts),
+                }
+            )
+    await engine.dispose()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    results = asyncio.run(
+        _run(Settings(database_url=args.database_url).database_url, args.requests, args.seed)
+    )
+    print(f"({args.database_url}, {args.requests} requests per kind, first: 10, 1 client)")
+    print(
+        "| queries | public articles | p50 ms | p99 ms | max ms | matches p50 | matches max"
+        " | statements |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        print(
+            f"| {r['queries']} | {r['public']} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
+            f"{r['max_ms']:.1f} | {r['matches_p50']:.0f} | {r['matches_max']} | "
+            f"{r['statements']:.0f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
