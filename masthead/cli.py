@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import io
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from pathlib import Path
+from typing import BinaryIO, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from masthead.settings import Settings
 
 __all__ = ["main"]
+
+_Result = TypeVar("_Result")
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -41,6 +51,194 @@ def _schema(_args: argparse.Namespace, _settings: Settings) -> int:
     return 0
 
 
+async def _with_database(
+    settings: Settings,
+    work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[_Result]],
+) -> _Result:
+    from db.engine import create_engine, create_sessionmaker
+
+    engine = create_engine(settings.database_url)
+    try:
+        return await work(create_sessionmaker(engine))
+    finally:
+        await engine.dispose()
+
+
+def _batch_size(value: str) -> int:
+    from resolvers.corpus_import import MAX_BATCH_SIZE
+
+    size = int(value)
+    if not 1 <= size <= MAX_BATCH_SIZE:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_BATCH_SIZE}")
+    return size
+
+
+def _import(args: argparse.Namespace, settings: Settings) -> int:
+    from tqdm import tqdm
+
+    from resolvers.corpus_import import CorpusError, import_corpus
+
+    with contextlib.ExitStack() as stack:
+        stream: BinaryIO = sys.stdin.buffer
+        total: int | None = None
+        if args.file != "-":
+            try:
+                stream = stack.enter_context(open(args.file, "rb"))
+            except OSError as error:
+                print(f"masthead import: {error}", file=sys.stderr)
+                return 1
+            total = os.fstat(stream.fileno()).st_size
+        progress = stack.enter_context(
+            tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr)
+        )
+
+        def lines() -> Iterator[str]:
+            # Bytes, not characters, so the bar's total is the file's size.
+            for number, raw in enumerate(stream, start=1):
+                progress.update(len(raw))
+                try:
+                    yield raw.decode("utf-8")
+                except UnicodeDecodeError as error:
+                    raise CorpusError(number, f"not UTF-8: {error}") from None
+
+        try:
+            result = asyncio.run(
+                _with_database(
+                    settings,
+                    lambda sessionmaker: import_corpus(
+                        sessionmaker, lines(), batch_size=args.batch_size
+                    ),
+                )
+            )
+        except CorpusError as error:
+            progress.close()
+            print(error, file=sys.stderr)
+            return 1
+    print(
+        f"imported {result.authors} authors, {result.categories} categories, {result.tags} tags,"
+        f" {result.articles} articles ({result.changed} records new or changed)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _export(args: argparse.Namespace, settings: Settings) -> int:
+    from resolvers.corpus_export import export_corpus
+
+    if args.file == "-":
+        out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="\n")
+        try:
+            count = asyncio.run(
+                _with_database(settings, lambda sessionmaker: export_corpus(sessionmaker, out))
+            )
+            out.flush()
+        except BrokenPipeError:
+            # The reader went away (``| head``): stop quietly, as other Unix tools do; what is
+            # still buffered goes to /dev/null instead of raising again at exit.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 1
+        finally:
+            out.detach()  # sys.stdout still owns the buffer
+    else:
+        # Written beside the target and renamed, so a failed export leaves no half file.
+        target = Path(args.file)
+        partial = target.with_name(target.name + ".partial")
+        try:
+            with partial.open("w", encoding="utf-8", newline="\n") as file:
+                count = asyncio.run(
+                    _with_database(settings, lambda sessionmaker: export_corpus(sessionmaker, file))
+                )
+            partial.replace(target)
+        finally:
+            partial.unlink(missing_ok=True)
+    print(f"exported {count} records", file=sys.stderr)
+    return 0
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from resolvers.corpus_import import CorpusError
+    from resolvers.demo_content import load_demo
+
+    try:
+        loaded = asyncio.run(
+            _with_database(
+                settings, lambda sessionmaker: load_demo(sessionmaker, if_empty=args.if_empty)
+            )
+        )
+    except CorpusError as error:
+        print(f"demo content: {error}", file=sys.stderr)
+        return 1
+    if loaded:
+        print("demo content loaded", file=sys.stderr)
+    else:
+        print("the database already has articles: demo content not loaded", file=sys.stderr)
+    return 0
+
+
+def _token_create(args: argparse.Namespace, settings: Settings) -> int:
+    from resolvers.tokens import TokenError, create_token
+    from resolvers.viewer import Role
+
+    async def create(sessionmaker: async_sessionmaker[AsyncSession]) -> str:
+        async with sessionmaker.begin() as session:
+            return await create_token(
+                session, name=args.name, role=Role(args.role), author_slug=args.author
+            )
+
+    try:
+        secret = asyncio.run(_with_database(settings, create))
+    except TokenError as error:
+        print(f"masthead token create: {error}", file=sys.stderr)
+        return 1
+    print(
+        f"created {args.role} token {args.name!r}; only its hash is kept, so store it now:",
+        file=sys.stderr,
+        flush=True,
+    )
+    print(secret, flush=True)
+    return 0
+
+
+def _token_list(_args: argparse.Namespace, settings: Settings) -> int:
+    from resolvers.tokens import TokenSummary, list_tokens
+
+    async def summaries(sessionmaker: async_sessionmaker[AsyncSession]) -> list[TokenSummary]:
+        async with sessionmaker() as session:
+            return await list_tokens(session)
+
+    rows = [("NAME", "ROLE", "AUTHOR", "CREATED (UTC)", "LAST USED (UTC)")]
+    for token in asyncio.run(_with_database(settings, summaries)):
+        last_used = token.last_used_at
+        rows.append(
+            (
+                token.name,
+                token.role.value,
+                token.author_slug or "-",
+                token.created_at.isoformat(" ", "seconds"),
+                last_used.isoformat(" ", "seconds") if last_used else "never",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        print("  ".join(cells).rstrip())
+    return 0
+
+
+def _token_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    from resolvers.tokens import revoke_token
+
+    async def revoke(sessionmaker: async_sessionmaker[AsyncSession]) -> bool:
+        async with sessionmaker.begin() as session:
+            return await revoke_token(session, args.name)
+
+    if not asyncio.run(_with_database(settings, revoke)):
+        print(f"masthead token revoke: no token named {args.name!r}", file=sys.stderr)
+        return 1
+    print(f"revoked token {args.name!r}", file=sys.stderr)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="masthead", description="Masthead content backend")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -56,6 +254,40 @@ def _parser() -> argparse.ArgumentParser:
     upgrade = db_commands.add_parser("upgrade", help="apply the Alembic migrations")
     upgrade.add_argument("revision", nargs="?", default="head")
     upgrade.set_defaults(run=_db_upgrade)
+
+    corpus_import = commands.add_parser(
+        "import", help="import a JSON Lines corpus (idempotent by key, one transaction)"
+    )
+    corpus_import.add_argument("file", metavar="FILE.jsonl", help="the corpus, or - for stdin")
+    corpus_import.add_argument(
+        "--batch-size", type=_batch_size, default=1000, help="rows written per statement"
+    )
+    corpus_import.set_defaults(run=_import)
+
+    corpus_export = commands.add_parser("export", help="export the content as a JSON Lines corpus")
+    corpus_export.add_argument("file", metavar="FILE.jsonl", help="where to write, or - for stdout")
+    corpus_export.set_defaults(run=_export)
+
+    demo = commands.add_parser("demo", help="load the demo content")
+    demo.add_argument(
+        "--if-empty", action="store_true", help="only when the database has no articles yet"
+    )
+    demo.set_defaults(run=_demo)
+
+    token = commands.add_parser("token", help="API tokens for writing")
+    token_commands = token.add_subparsers(dest="token_command", required=True)
+    token_create = token_commands.add_parser(
+        "create", help="create a token; it is printed once, alone on the last line"
+    )
+    token_create.add_argument("--name", required=True, help="unique name, to list and revoke it")
+    token_create.add_argument("--role", required=True, choices=["admin", "editor", "writer"])
+    token_create.add_argument("--author", metavar="SLUG", help="the author a writer writes as")
+    token_create.set_defaults(run=_token_create)
+    token_list = token_commands.add_parser("list", help="list tokens (never their secrets)")
+    token_list.set_defaults(run=_token_list)
+    token_revoke = token_commands.add_parser("revoke", help="revoke a token at once")
+    token_revoke.add_argument("name")
+    token_revoke.set_defaults(run=_token_revoke)
 
     schema = commands.add_parser("schema", help="print the GraphQL SDL")
     schema.set_defaults(run=_schema)

@@ -8,13 +8,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, exists, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from db.models import Article, ArticleSlug, ArticleStatus, ArticleTag, Author, Category, Tag
 from resolvers.categories import subtree
 from resolvers.errors import BadUserInput, Unauthenticated
+from resolvers.listings import could_be_slug
 from resolvers.pagination import Page, PageRequest, SortKey, literal_limit
 from resolvers.viewer import Viewer
 
@@ -26,6 +27,7 @@ __all__ = [
     "article_by_slug",
     "article_counts",
     "article_pages",
+    "sort_key",
     "visibility",
 ]
 
@@ -100,6 +102,9 @@ def _filter_conditions(
         return [visibility(viewer, now)]
     f = article_filter
     conditions = [visibility(viewer, now, f.statuses)]
+    slugs = [f.category_slug, f.author_slug, *(f.tag_slugs or ())]
+    if not all(could_be_slug(slug) for slug in slugs if slug is not None):
+        return [*conditions, false()]
     if f.category_slug is not None:
         tree = subtree(select(Category.id).where(Category.slug == f.category_slug))
         conditions.append(Article.category_id.in_(select(tree.c.category_id)))
@@ -209,6 +214,8 @@ async def article_by_slug(
     session: AsyncSession, slug: str, *, viewer: Viewer, now: datetime
 ) -> Article | None:
     """By its slug, or by a slug it had before (links in the wild never break)."""
+    if not could_be_slug(slug):
+        return None
     former = select(ArticleSlug.article_id).where(ArticleSlug.slug == slug)
     return await session.scalar(
         select(Article)

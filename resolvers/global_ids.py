@@ -5,7 +5,11 @@ from __future__ import annotations
 import base64
 import binascii
 
-__all__ = ["decode_global_id", "encode_global_id"]
+__all__ = ["MAX_PK", "decode_global_id", "encode_global_id"]
+
+# Primary keys are INTEGER columns (32-bit on PostgreSQL): a larger number can name no row,
+# and binding one makes asyncpg fail the whole query instead of finding nothing.
+MAX_PK = 2**31 - 1
 
 
 def encode_global_id(type_name: str, pk: int) -> str:
@@ -19,6 +23,10 @@ def decode_global_id(global_id: str) -> tuple[str, int] | None:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
     type_name, _, pk = raw.partition(":")
-    if not type_name.isalpha() or not pk.isdigit() or len(pk) > 18:
+    # str.isdigit() also accepts digits int() refuses ("²"): only the spelling we encode counts.
+    if not type_name.isalpha() or not (pk.isascii() and pk.isdigit()) or len(pk) > 10:
         return None
-    return type_name, int(pk)
+    number = int(pk)
+    if number > MAX_PK or str(number) != pk:
+        return None
+    return type_name, number

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import Author, Category, Tag
 from resolvers.pagination import Page, PageRequest, SortKey
 
-__all__ = ["by_slug", "categories", "count", "name_page"]
+__all__ = ["by_slug", "categories", "could_be_slug", "count", "name_page"]
 
 Named = TypeVar("Named", Author, Category, Tag)
 
@@ -19,7 +19,14 @@ def _name_sort(model: type[Named]) -> SortKey:
     return SortKey(model.__tablename__, (model.name, model.id), ("str", "int"), descending=False)
 
 
+def could_be_slug(slug: str) -> bool:
+    """False for text no row holds; PostgreSQL refuses NUL in text and would fail the query."""
+    return "\x00" not in slug
+
+
 async def by_slug(session: AsyncSession, model: type[Named], slug: str) -> Named | None:
+    if not could_be_slug(slug):
+        return None
     found: Named | None = await session.scalar(select(model).where(model.slug == slug))
     return found
 

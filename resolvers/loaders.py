@@ -13,7 +13,7 @@ from itertools import groupby
 from typing import Any, TypeVar
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Article, ArticleTag, Author, Base, Category, Tag
 from resolvers import categories
@@ -25,6 +25,7 @@ from resolvers.articles import (
     article_pages,
 )
 from resolvers.pagination import Page, PageRequest
+from resolvers.read_sessions import ReadSessions
 from resolvers.related_posts import related_posts
 from resolvers.viewer import Viewer
 
@@ -52,17 +53,17 @@ class ArticleCountKey:
 class Batches:
     """The batch functions of one request: its viewer and clock are fixed for all of them."""
 
-    def __init__(
-        self, sessionmaker: async_sessionmaker[AsyncSession], *, viewer: Viewer, now: datetime
-    ) -> None:
-        self._sessionmaker = sessionmaker
+    def __init__(self, reads: ReadSessions, *, viewer: Viewer, now: datetime) -> None:
+        self._reads = reads
         self.viewer = viewer
         self.now = now
 
     async def _by_id(self, model: type[Model], ids: Sequence[int]) -> list[Model | None]:
-        async with self._sessionmaker() as session:
+        async def read(session: AsyncSession) -> dict[int, Model]:
             rows = await session.scalars(select(model).where(model.id.in_(ids)))  # type: ignore[attr-defined]  # every model has an integer id
-            found = {row.id: row for row in rows}  # type: ignore[attr-defined]
+            return {row.id: row for row in rows}  # type: ignore[attr-defined]
+
+        found = await self._reads.run(read)
         return [found.get(i) for i in ids]
 
     async def authors(self, ids: Sequence[int]) -> list[Author | None]:
@@ -72,7 +73,7 @@ class Batches:
         return await self._by_id(Category, ids)
 
     async def tags_of_articles(self, article_ids: Sequence[int]) -> list[list[Tag]]:
-        async with self._sessionmaker() as session:
+        async def read(session: AsyncSession) -> dict[int, list[Tag]]:
             rows = await session.execute(
                 select(ArticleTag.article_id, Tag)
                 .join(Tag, Tag.id == ArticleTag.tag_id)
@@ -82,32 +83,38 @@ class Batches:
             grouped: dict[int, list[Tag]] = defaultdict(list)
             for article_id, tag in rows:
                 grouped[article_id].append(tag)
+            return grouped
+
+        grouped = await self._reads.run(read)
         return [grouped[i] for i in article_ids]
 
     async def children(self, ids: Sequence[int]) -> list[list[Category]]:
-        async with self._sessionmaker() as session:
-            grouped = await categories.children(session, ids)
+        grouped = await self._reads.run(lambda session: categories.children(session, ids))
         return [grouped[i] for i in ids]
 
     async def ancestors(self, ids: Sequence[int]) -> list[list[Category]]:
-        async with self._sessionmaker() as session:
-            grouped = await categories.ancestors(session, ids)
+        grouped = await self._reads.run(lambda session: categories.ancestors(session, ids))
         return [grouped[i] for i in ids]
 
     async def related_posts(self, keys: Sequence[tuple[int, int]]) -> list[list[Article]]:
         """Keyed by ``(article_id, first)``: one statement per distinct ``first``."""
-        found: dict[tuple[int, int], list[Article]] = {}
-        async with self._sessionmaker() as session:
+
+        async def read(session: AsyncSession) -> dict[tuple[int, int], list[Article]]:
+            found: dict[tuple[int, int], list[Article]] = {}
             for first, group in groupby(sorted(set(keys), key=lambda k: k[1]), key=lambda k: k[1]):
                 ids = [article_id for article_id, _ in group]
                 ranked = await related_posts(session, article_ids=ids, first=first, now=self.now)
                 found.update(((i, first), ranked.get(i, [])) for i in ids)
+            return found
+
+        found = await self._reads.run(read)
         return [found[key] for key in keys]
 
     async def article_pages(self, keys: Sequence[ArticlePageKey]) -> list[Page[Article]]:
         """Keys that differ only by scope id share one statement."""
-        found: dict[ArticlePageKey, Page[Article]] = {}
-        async with self._sessionmaker() as session:
+
+        async def read(session: AsyncSession) -> dict[ArticlePageKey, Page[Article]]:
+            found: dict[ArticlePageKey, Page[Article]] = {}
             for shape, group in _by_shape(
                 keys, lambda k: (k.scope, k.order, k.request, k.article_filter)
             ):
@@ -123,11 +130,14 @@ class Batches:
                     now=self.now,
                 )
                 found.update((k, pages[k.scope_id]) for k in group)
+            return found
+
+        found = await self._reads.run(read)
         return [found[key] for key in keys]
 
     async def article_counts(self, keys: Sequence[ArticleCountKey]) -> list[int]:
-        found: dict[ArticleCountKey, int] = {}
-        async with self._sessionmaker() as session:
+        async def read(session: AsyncSession) -> dict[ArticleCountKey, int]:
+            found: dict[ArticleCountKey, int] = {}
             for shape, group in _by_shape(keys, lambda k: (k.scope, k.article_filter)):
                 scope, article_filter = shape
                 counts = await article_counts(
@@ -139,6 +149,9 @@ class Batches:
                     now=self.now,
                 )
                 found.update((k, counts[k.scope_id]) for k in group)
+            return found
+
+        found = await self._reads.run(read)
         return [found[key] for key in keys]
 
 

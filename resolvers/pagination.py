@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, Select, literal_column, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from resolvers.errors import BadUserInput
+from resolvers.global_ids import MAX_PK
 
 __all__ = [
     "MAX_PAGE_SIZE",
@@ -86,15 +87,20 @@ class SortKey:
 
 
 def _value(kind: ValueKind, value: Any, cursor: str) -> Any:
-    if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
+    # Only values we could have written: anything else would be bound into the query and make
+    # the database fail it (PostgreSQL refuses NUL in text, ints past 32 bits, mixed zones).
+    if kind == "int" and type(value) is int and 0 <= value <= MAX_PK:
         return value
-    if kind == "str" and isinstance(value, str):
+    if kind == "str" and isinstance(value, str) and "\x00" not in value:
         return value
     if kind == "datetime" and isinstance(value, str):
         try:
-            return datetime.fromisoformat(value)
+            moment = datetime.fromisoformat(value)
         except ValueError:
             pass
+        else:
+            if moment.tzinfo is None:
+                return moment
     raise BadUserInput(f"Malformed cursor {cursor!r}.")
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
@@ -14,9 +16,12 @@ from strawberry.dataloader import DataLoader
 from db.models import Article, Author, Category, Tag, utcnow
 from resolvers.loaders import ArticleCountKey, ArticlePageKey, Batches
 from resolvers.pagination import Page
+from resolvers.read_sessions import ReadSessions
 from resolvers.viewer import Viewer
 
 __all__ = ["Context", "Loaders"]
+
+T = TypeVar("T")
 
 
 class Loaders:
@@ -43,6 +48,16 @@ class Context:
     viewer: Viewer
     now: datetime
     loaders: Loaders
+    reads: ReadSessions
+
+    def renew(self, now: datetime) -> None:
+        """Fresh loaders and clock, after a write the rest of the operation must see."""
+        self.now = now
+        self.loaders = Loaders(Batches(self.reads, viewer=self.viewer, now=now))
+
+    async def read(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Run ``work`` in a read session of its own (see ``ReadSessions``)."""
+        return await self.reads.run(work)
 
     @classmethod
     def build(
@@ -54,5 +69,6 @@ class Context:
         viewer: Viewer,
     ) -> Context:
         now = utcnow()
-        batches = Batches(sessionmaker, viewer=viewer, now=now)
-        return cls(request, response, sessionmaker, viewer, now, Loaders(batches))
+        reads = ReadSessions(sessionmaker)
+        loaders = Loaders(Batches(reads, viewer=viewer, now=now))
+        return cls(request, response, sessionmaker, viewer, now, loaders, reads)

@@ -60,15 +60,16 @@ async def _named(
         pk = _pk(id, type_name)
         if pk is None:
             return None
-    async with info.context.sessionmaker() as session:
-        if slug is not None:
-            return await listings.by_slug(session, model, slug)
-        return await session.get(model, pk)
+    if slug is not None:
+        return await info.context.read(lambda session: listings.by_slug(session, model, slug))
+    return await info.context.read(lambda session: session.get(model, pk))
 
 
 async def _article(info: Info, pk: int) -> Article | None:
-    async with info.context.sessionmaker() as session:
-        row = await article_by_id(session, pk, viewer=info.context.viewer, now=info.context.now)
+    context = info.context
+    row = await context.read(
+        lambda session: article_by_id(session, pk, viewer=context.viewer, now=context.now)
+    )
     return Article.from_row(row) if row else None
 
 
@@ -95,8 +96,7 @@ class Query:
             category = await info.context.loaders.category_by_id.load(pk)
             return Category.from_row(category) if category else None
         if type_name == "Tag":
-            async with info.context.sessionmaker() as session:
-                tag = await session.get(models.Tag, pk)
+            tag = await info.context.read(lambda session: session.get(models.Tag, pk))
             return Tag.from_row(tag) if tag else None
         return None
 
@@ -107,10 +107,10 @@ class Query:
             pk = _pk(id, "Article")
             return await _article(info, pk) if pk is not None else None
         assert slug is not None
-        async with info.context.sessionmaker() as session:
-            row = await article_by_slug(
-                session, slug, viewer=info.context.viewer, now=info.context.now
-            )
+        context = info.context
+        row = await context.read(
+            lambda session: article_by_slug(session, slug, viewer=context.viewer, now=context.now)
+        )
         return Article.from_row(row) if row else None
 
     @strawberry.field(description="Articles, filtered and ordered, a page at a time.")
@@ -130,8 +130,8 @@ class Query:
     ) -> Connection[Article]:
         article_filter = filter.resolved() if filter is not None else None
         context = info.context
-        async with context.sessionmaker() as session:
-            pages = await article_pages(
+        pages = await context.read(
+            lambda session: article_pages(
                 session,
                 scope=ArticleScope.ALL,
                 scope_ids=[0],
@@ -141,6 +141,7 @@ class Query:
                 viewer=context.viewer,
                 now=context.now,
             )
+        )
         count_key = ArticleCountKey(ArticleScope.ALL, 0, article_filter)
         return connection(
             pages[0], Article.from_row, lambda: context.loaders.article_count.load(count_key)
@@ -159,8 +160,9 @@ class Query:
             bool, strawberry.argument(description="Only categories without a parent.")
         ] = False,
     ) -> list[Category]:
-        async with info.context.sessionmaker() as session:
-            rows = await listings.categories(session, roots_only=roots_only)
+        rows = await info.context.read(
+            lambda session: listings.categories(session, roots_only=roots_only)
+        )
         return [Category.from_row(row) for row in rows]
 
     @strawberry.field(description="One author by id or slug; null if unknown.")
@@ -191,12 +193,9 @@ async def _name_connection(
     first: int | None,
     after: str | None,
 ) -> Connection[NodeT]:
-    sessionmaker = info.context.sessionmaker
-    async with sessionmaker() as session:
-        page = await listings.name_page(session, model, PageRequest(first=first, after=after))
-
-    async def total() -> int:
-        async with sessionmaker() as session:
-            return await listings.count(session, model)
-
-    return connection(page, convert, total)
+    context = info.context
+    request = PageRequest(first=first, after=after)
+    page = await context.read(lambda session: listings.name_page(session, model, request))
+    return connection(
+        page, convert, lambda: context.read(lambda session: listings.count(session, model))
+    )

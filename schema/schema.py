@@ -7,12 +7,22 @@ from collections.abc import Callable
 import strawberry
 from graphql import GraphQLError, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules, MaskErrors, SchemaExtension
+from strawberry.types import ExecutionContext
 
 from resolvers.errors import ClientError
-from schema.query import Query
+from schema.mutation import Mutation
+from schema.query import Query as ReadQuery
+from schema.search import SearchQuery
 from schema.types import Article, Author, Category, Tag
 
 __all__ = ["build_schema", "schema"]
+
+
+@strawberry.type(
+    description="Everything a reader can ask for; anonymous readers see public articles."
+)
+class Query(ReadQuery, SearchQuery):
+    pass
 
 
 def _is_unexpected(error: GraphQLError) -> bool:
@@ -22,10 +32,30 @@ def _is_unexpected(error: GraphQLError) -> bool:
 
 
 class _MaskUnexpected(MaskErrors):
+    """Masks the unexpected, and gives every error an ``extensions.code`` to branch on."""
+
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         masked = super().anonymise_error(error)
         masked.extensions = {"code": "INTERNAL_SERVER_ERROR"}
         return masked
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        processed = super()._process_errors(errors)
+        for error in processed:
+            if not (error.extensions or {}).get("code"):
+                # Errors without an original exception come from parsing or validation.
+                syntax = error.message.startswith("Syntax Error")
+                code = "GRAPHQL_PARSE_FAILED" if syntax else "GRAPHQL_VALIDATION_FAILED"
+                error.extensions = {**(error.extensions or {}), "code": code}
+        return processed
+
+
+class _Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # Only the unexpected deserve a logged traceback; the caller's mistakes are answered.
+        super().process_errors([e for e in errors if _is_unexpected(e)], execution_context)
 
 
 def build_schema(*, introspection: bool = True) -> strawberry.Schema:
@@ -35,8 +65,11 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
     ]
     if not introspection:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
-    return strawberry.Schema(
-        query=Query, types=[Article, Author, Category, Tag], extensions=extensions
+    return _Schema(
+        query=Query,
+        mutation=Mutation,
+        types=[Article, Author, Category, Tag],
+        extensions=extensions,
     )
 
 

@@ -11,7 +11,7 @@ import strawberry
 
 from db import models
 from resolvers.articles import ArticleOrder as _Order
-from resolvers.articles import ArticleScope
+from resolvers.articles import ArticleScope, sort_key
 from resolvers.errors import BadUserInput
 from resolvers.global_ids import encode_global_id
 from resolvers.loaders import ArticleCountKey, ArticlePageKey
@@ -121,6 +121,9 @@ async def scoped_articles(
     request: PageRequest,
 ) -> Connection[Article]:
     """A nested article list, batched with its siblings through the page loader."""
+    # Refuse bad arguments here, on this field: raised in the batch they would fail every
+    # sibling list sharing it, and be reported at another field's path.
+    request.window(sort_key(order))
     loaders = info.context.loaders
     page = await loaders.article_page.load(ArticlePageKey(scope, scope_id, order, request))
     count_key = ArticleCountKey(scope, scope_id)

@@ -1,0 +1,82 @@
+"""HTTP behaviour of /graphql (GraphQL over HTTP), GraphiQL and the health endpoints."""
+
+from __future__ import annotations
+
+import httpx
+
+from masthead.app import create_app
+from masthead.settings import Settings
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+CATEGORIES = "{ categories { slug } }"
+
+
+async def test_queries_over_get(client: httpx.AsyncClient) -> None:
+    response = await client.get("/graphql", params={"query": CATEGORIES})
+    assert response.status_code == 200
+    assert response.json() == {"data": {"categories": []}}
+
+
+async def test_mutations_over_get_are_405(client: httpx.AsyncClient) -> None:
+    mutation = 'mutation { deleteTag(id: "x") { deletedId } }'
+    response = await client.get("/graphql", params={"query": mutation})
+    assert response.status_code == 405
+
+
+async def test_graphiql_for_browsers(client: httpx.AsyncClient) -> None:
+    response = await client.get("/graphql", headers={"accept": "text/html"})
+    assert response.status_code == 200
+    assert "graphiql" in response.text.lower()
+
+
+async def test_graphql_response_media_type(client: httpx.AsyncClient) -> None:
+    ok = await client.post(
+        "/graphql", json={"query": CATEGORIES}, headers={"accept": GRAPHQL_RESPONSE}
+    )
+    assert ok.status_code == 200
+    assert ok.headers["content-type"].startswith(GRAPHQL_RESPONSE)
+    invalid = await client.post(
+        "/graphql", json={"query": "{ nope }"}, headers={"accept": GRAPHQL_RESPONSE}
+    )
+    assert invalid.status_code == 400
+    assert invalid.json()["errors"][0]["message"].startswith("Cannot query field 'nope'")
+    bad_input = await client.post(
+        "/graphql",
+        json={"query": "{ articles(first: 500) { totalCount } }"},
+        headers={"accept": GRAPHQL_RESPONSE},
+    )
+    assert bad_input.status_code == 400
+    assert bad_input.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    refused = await client.post(
+        "/graphql",
+        json={"query": CATEGORIES},
+        headers={"accept": GRAPHQL_RESPONSE, "authorization": "Bearer not-a-token"},
+    )
+    assert refused.status_code == 401
+
+
+async def test_plain_json_keeps_200_for_graphql_errors(client: httpx.AsyncClient) -> None:
+    response = await client.post("/graphql", json={"query": "{ nope }"})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+
+
+async def test_health_endpoints(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ok"}
+
+
+async def test_readyz_is_503_without_a_database() -> None:
+    settings = Settings(
+        database_url="postgresql+asyncpg://nobody@127.0.0.1:9/none",
+        _env_file=None,  # type: ignore[call-arg]  # pydantic-settings init kwarg
+    )
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        response = await client.get("/readyz")
+    await app.state.engine.dispose()
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable"}
