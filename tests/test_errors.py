@@ -178,6 +178,9 @@ async def test_invalid_documents_are_explained(
     body = response.json()
     assert body.get("data") is None
     assert body["errors"] and all(error["message"] for error in body["errors"])
+    assert all(
+        code in ("GRAPHQL_VALIDATION_FAILED", "GRAPHQL_PARSE_FAILED") for code in error_codes(body)
+    )
     _assert_no_internals(body)
 
 
