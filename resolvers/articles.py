@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, false, func, select
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
@@ -54,9 +54,30 @@ _SORTS = {
 }
 
 
-def sort_key(order: ArticleOrder) -> SortKey:
+# Drafts have no publishedAt: where they may be listed, the time orders fall back to when
+# the draft was created, so NULLs neither break keyset comparisons nor sort differently on
+# the two databases.
+_DRAFT_TIME = func.coalesce(Article.published_at, Article.created_at)
+
+
+def _draft_time(row: Article) -> tuple[Any, ...]:
+    return (row.published_at or row.created_at, row.id)
+
+
+_DRAFT_SORTS = {
+    order: SortKey(
+        sort.name, (_DRAFT_TIME, Article.id), sort.kinds, sort.descending, row_values=_draft_time
+    )
+    for order, sort in _SORTS.items()
+    if order in (ArticleOrder.NEWEST, ArticleOrder.OLDEST)
+}
+
+
+def sort_key(order: ArticleOrder, *, with_drafts: bool = False) -> SortKey:
     if order is ArticleOrder.RELEVANCE:
         raise BadUserInput("`RELEVANCE` order is only available in `search`.")
+    if with_drafts and order in _DRAFT_SORTS:
+        return _DRAFT_SORTS[order]
     return _SORTS[order]
 
 
@@ -90,9 +111,16 @@ def visibility(
         return Article.is_public(now)
     if not viewer.authenticated:
         raise Unauthenticated("Filtering by `status` needs an API token.")
-    if not viewer.can_see_drafts:
-        return Article.is_public(now)
-    return Article.status.in_([status.value for status in statuses])
+    chosen = Article.status.in_([status.value for status in statuses])
+    if viewer.can_see_drafts:
+        return chosen
+    # A writer sees its own author's drafts and scheduled articles, and what is public.
+    return and_(chosen, or_(Article.is_public(now), Article.author_id == viewer.author_id))
+
+
+def _lists_drafts(article_filter: ArticleFilter | None, viewer: Viewer) -> bool:
+    statuses = article_filter.statuses if article_filter is not None else None
+    return viewer.authenticated and statuses is not None and ArticleStatus.DRAFT in statuses
 
 
 def _filter_conditions(
@@ -154,7 +182,7 @@ async def article_pages(
     now: datetime,
 ) -> dict[int, Page[Article]]:
     """One page per scope id, in one statement (key 0 for ``ArticleScope.ALL``)."""
-    sort = sort_key(order)
+    sort = sort_key(order, with_drafts=_lists_drafts(article_filter, viewer))
     window = request.window(sort)
     conditions = _filter_conditions(article_filter, viewer, now)
     if scope is ArticleScope.ALL or len(scope_ids) == 1:
@@ -231,4 +259,6 @@ def _single_visibility(viewer: Viewer, now: datetime) -> ColumnElement[bool]:
     # Looking one article up by id or slug shows drafts to whoever may see them.
     if viewer.can_see_drafts:
         return Article.id.is_not(None)
+    if viewer.authenticated and viewer.author_id is not None:
+        return or_(Article.is_public(now), Article.author_id == viewer.author_id)
     return Article.is_public(now)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
@@ -47,9 +47,11 @@ class SortKey:
     """An order a connection can be walked in: columns all ascending or all descending."""
 
     name: str
-    columns: tuple[InstrumentedAttribute[Any], ...]
+    columns: tuple[InstrumentedAttribute[Any] | ColumnElement[Any], ...]
     kinds: tuple[ValueKind, ...]
     descending: bool
+    # How to read a row's sort values, when the columns are expressions, not attributes.
+    row_values: Callable[[Any], tuple[Any, ...]] | None = None
 
     def order_by(self, *, reverse: bool = False) -> list[ColumnElement[Any]]:
         descending = self.descending != reverse
@@ -63,7 +65,11 @@ class SortKey:
         return key > tuple_(*values)
 
     def encode(self, row: Any) -> str:
-        values = [getattr(row, column.key) for column in self.columns]
+        values = (
+            self.row_values(row)
+            if self.row_values is not None
+            else [getattr(row, str(column.key)) for column in self.columns]
+        )
         payload = [self.name, *(v.isoformat() if isinstance(v, datetime) else v for v in values)]
         raw = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
