@@ -7,7 +7,7 @@ import socket
 
 from masthead.settings import normalize_database_url
 
-__all__ = ["admin_execute", "postgres_admin_url"]
+__all__ = ["admin_execute", "postgres_admin_or_skip", "postgres_admin_url"]
 
 _DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 
@@ -33,3 +33,15 @@ async def admin_execute(url: str, statement: str) -> None:
         await connection.execute(statement)
     finally:
         await connection.close()
+
+
+def postgres_admin_or_skip() -> str:
+    """The admin URL; without a server the test is skipped, or fails when one is required."""
+    import pytest
+
+    url = postgres_admin_url()
+    if url is None:
+        if os.environ.get("MASTHEAD_REQUIRE_POSTGRES") == "1":
+            pytest.fail("MASTHEAD_REQUIRE_POSTGRES=1 but no PostgreSQL answers on 127.0.0.1:5432")
+        pytest.skip("PostgreSQL is not reachable (set MASTHEAD_TEST_POSTGRES_URL)")
+    return url

@@ -15,7 +15,7 @@ from sqlalchemy import inspect
 
 from db.engine import create_engine
 from masthead.settings import normalize_database_url
-from tests.databases import admin_execute, postgres_admin_url
+from tests.databases import admin_execute, postgres_admin_or_skip
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,9 +39,7 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'fresh.db'}"
         return
-    admin = postgres_admin_url()
-    if admin is None:
-        pytest.skip("PostgreSQL is not reachable")
+    admin = postgres_admin_or_skip()
     name = f"masthead_cli_{uuid.uuid4().hex[:12]}"
     asyncio.run(admin_execute(admin, f'CREATE DATABASE "{name}"'))
     try:

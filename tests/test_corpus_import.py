@@ -22,12 +22,12 @@ from resolvers.corpus_export import export_corpus
 from resolvers.corpus_import import CorpusError, import_corpus
 from resolvers.text_metrics import word_count
 from tests.factories import make_author
+from tests.shared_corpus import GENERATOR
 from tests.test_cli import masthead
 
 Sessions = async_sessionmaker[AsyncSession]
 Record = dict[str, Any]
 
-GENERATOR = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "generate.py"
 ARTICLES = 300
 
 
@@ -35,7 +35,7 @@ ARTICLES = 300
 def corpus_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A generated corpus of 300 articles (6 authors, 40 categories, 300 tags)."""
     if not GENERATOR.exists():
-        pytest.skip(f"the shared corpus generator is not at {GENERATOR}")
+        pytest.skip(f"the shared corpus generator is not at {GENERATOR} (MASTHEAD_CORPUS_DIR)")
     path = tmp_path_factory.mktemp("corpus") / "corpus.jsonl"
     subprocess.run(
         [sys.executable, str(GENERATOR), "--articles", str(ARTICLES), "--out", str(path)],

@@ -650,17 +650,23 @@ async def test_many_writes_leave_an_index_that_matches_the_table(
 # -- statements and plans --------------------------------------------------------------------
 
 
-async def test_a_search_costs_three_statements_whatever_the_page_size(
+async def test_a_search_costs_two_statements_whatever_the_page_size(
     client: httpx.AsyncClient, sessionmaker: Sessions, author: Author, category: Category,
     statements: StatementCounter,
 ) -> None:  # fmt: skip
     await _ranked_corpus(sessionmaker, author, category)
-    for first in (1, 12):
+    for first in (0, 1, 12):
         statements.reset()
         found = await _search(client, "aurora", first=first)
-        assert len(found["edges"]) == first
-        # The page, the highlights of all its edges in one, and the count.
-        assert statements.count == 3, statements.statements
+        assert len(found["edges"]) == first and found["totalCount"] == 12
+        # The page with the total, then the highlights of all its edges in one.
+        assert statements.count == (2 if first else 1), statements.statements
+    # Past the end the page cannot tell the total: one more statement counts.
+    last = (await _search(client, "aurora", first=12))["pageInfo"]["endCursor"]
+    statements.reset()
+    found = await _search(client, "aurora", after=last)
+    assert found["edges"] == [] and found["totalCount"] == 12
+    assert statements.count == 2, statements.statements
 
 
 async def test_the_search_uses_the_full_text_index(
