@@ -146,7 +146,7 @@ async def test_token_responses_are_never_publicly_cacheable(
         assert response.headers["cache-control"] == "private, no-store"
 
 
-async def test_writer_and_anonymous_do_not_see_drafts(
+async def test_anonymous_and_other_authors_writers_do_not_see_drafts(
     client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     await _draft(sessionmaker)
