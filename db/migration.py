@@ -7,9 +7,20 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-__all__ = ["alembic_config", "upgrade"]
+__all__ = ["alembic_config", "include_object", "upgrade"]
 
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+# The search index (migration 0002) lives outside the models: FTS5 tables and a view on
+# SQLite, a generated tsvector column with its GIN index on PostgreSQL. Autogenerate must
+# not propose dropping them.
+_SEARCH_OBJECTS = ("article_search", "search_document", "ix_articles_search_document")
+
+
+def include_object(_object: object, name: str | None, *_args: object) -> bool:
+    """Alembic's ``include_object`` hook: compare only what the models describe."""
+    return not (name or "").startswith(_SEARCH_OBJECTS)
 
 
 def alembic_config(database_url: str) -> Config:

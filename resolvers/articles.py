@@ -27,6 +27,7 @@ __all__ = [
     "article_by_slug",
     "article_counts",
     "article_pages",
+    "filter_conditions",
     "sort_key",
     "visibility",
 ]
@@ -123,7 +124,7 @@ def _lists_drafts(article_filter: ArticleFilter | None, viewer: Viewer) -> bool:
     return viewer.authenticated and statuses is not None and ArticleStatus.DRAFT in statuses
 
 
-def _filter_conditions(
+def filter_conditions(
     article_filter: ArticleFilter | None, viewer: Viewer, now: datetime
 ) -> list[ColumnElement[bool]]:
     if article_filter is None:
@@ -184,7 +185,7 @@ async def article_pages(
     """One page per scope id, in one statement (key 0 for ``ArticleScope.ALL``)."""
     sort = sort_key(order, with_drafts=_lists_drafts(article_filter, viewer))
     window = request.window(sort)
-    conditions = _filter_conditions(article_filter, viewer, now)
+    conditions = filter_conditions(article_filter, viewer, now)
     if scope is ArticleScope.ALL or len(scope_ids) == 1:
         statement, _ = _scoped(scope, scope_ids, select(Article).where(*conditions))
         rows = (await session.scalars(window.apply(statement, sort))).all()
@@ -218,7 +219,7 @@ async def article_counts(
     now: datetime,
 ) -> dict[int, int]:
     """How many visible articles each scope holds (key 0 for ``ArticleScope.ALL``)."""
-    conditions = _filter_conditions(article_filter, viewer, now)
+    conditions = filter_conditions(article_filter, viewer, now)
     if scope is ArticleScope.ALL:
         total = await session.scalar(select(func.count()).select_from(Article).where(*conditions))
         return {0: total or 0}

@@ -6,8 +6,15 @@ never query syntax: it is reduced to its words, each quoted (FTS5) or given as p
 (``plainto_tsquery``), and every word must match.
 
 Results come best first, then newest, then by id; cursors are keyset positions over
-``(score, published_at, id)``. Highlights are marked by the database, with the same tokenizer
-and stemmer that matched, and cut into short, escaped fragments here, the same way for both.
+``(score, published_at, id)``, the score kept exactly. PostgreSQL's ``ts_rank`` depends on
+the article alone, so a cursor keeps its place whatever is written meanwhile; SQLite's
+``bm25`` also weighs the corpus (document count, average length, how many documents hold a
+word), so a write between two pages can nudge scores and move a result across a cursor.
+Ranking reads every match (neither index can hand matches over best first), so a query's
+cost grows with how many articles it matches.
+
+Highlights are marked by the database, with the same tokenizer and stemmer that matched, and
+cut into short, escaped fragments here, the same way for both.
 """
 
 from __future__ import annotations
@@ -46,7 +53,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from db.models import Article
-from resolvers.articles import ArticleFilter, _filter_conditions
+from resolvers.articles import ArticleFilter, filter_conditions
 from resolvers.errors import BadUserInput
 from resolvers.global_ids import MAX_PK
 from resolvers.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, literal_limit
@@ -68,10 +75,9 @@ MAX_HIGHLIGHTS = 3
 # Words as both tokenizers see them: runs of letters and digits (unicode61's default token
 # characters; PostgreSQL's parser splits on the same punctuation for plain words).
 _WORD = re.compile(r"[^\W_]+")
-_SPACE = re.compile(r"\s+")
 # Tags become spaces in the indexed text ("a <em>link</em>." reads "a link ."): for display,
 # none before closing punctuation or after an opening bracket.
-_LOOSE_PUNCTUATION = re.compile(r" +(?=[.,;:!?)\]])|(?<=[(\[]) +")
+_LOOSE_PUNCTUATION = (*((f" {mark}", mark) for mark in ".,;:!?)]"), ("( ", "("), ("[ ", "["))
 
 # SQLite: the FTS5 table of migration 0002; its hidden column of the same name takes MATCH.
 _FTS = Table(
@@ -150,6 +156,9 @@ class SearchPage:
     hits: list[SearchHit]
     has_next_page: bool
     has_previous_page: bool
+    # All visible matches (every page), when the page's statement could tell: None for an
+    # empty page after a cursor, where :func:`search_count` must count.
+    total: int | None
 
 
 @dataclass(frozen=True)
@@ -207,8 +216,8 @@ def _fts5_match(text: SearchText) -> ColumnElement[bool]:
     return _FTS.c.article_search.match(text.fts5)
 
 
-def _matches(session: AsyncSession, text: SearchText) -> tuple[Select[Any], ColumnElement[float]]:
-    """Ids of the matching articles with their score (higher is better), before filters.
+def _matches(session: AsyncSession, text: SearchText) -> Select[Any]:
+    """Matching articles: ``id`` and ``score`` (higher is better), before any filter.
 
     On SQLite the matches come from a materialized CTE: left to itself, the planner may walk
     an ``articles`` index and run the full-text query once per article, which is hundreds of
@@ -216,7 +225,7 @@ def _matches(session: AsyncSession, text: SearchText) -> tuple[Select[Any], Colu
     """
     if _is_postgresql(session):
         score = cast(func.ts_rank(_RANK_WEIGHTS, _DOCUMENT, _tsquery(text)), Double).label("score")
-        return select(Article.id, score).where(_DOCUMENT.op("@@")(_tsquery(text))), score
+        return select(Article.id, score).where(_DOCUMENT.op("@@")(_tsquery(text)))
     weights = [literal_column(repr(weight), Double) for weight in _BM25_WEIGHTS]
     # bm25() is better when lower; negated, it reads like ts_rank (negation is exact).
     matched = (
@@ -227,8 +236,7 @@ def _matches(session: AsyncSession, text: SearchText) -> tuple[Select[Any], Colu
         .cte("matched")
         .prefix_with("MATERIALIZED")
     )
-    statement = select(Article.id, matched.c.score).join(matched, matched.c.id == Article.id)
-    return statement, matched.c.score
+    return select(Article.id, matched.c.score).join(matched, matched.c.id == Article.id)
 
 
 def _validated_first(first: int | None) -> int:
@@ -251,39 +259,47 @@ async def search_page(
     """One page of visible articles matching every word, best first, then newest."""
     size = _validated_first(first)
     start = _Position.decode(after, text) if after is not None else None
-    conditions = _filter_conditions(article_filter, viewer, now)
+    conditions = filter_conditions(article_filter, viewer, now)
     if not text.words:
-        return SearchPage([], has_next_page=False, has_previous_page=start is not None)
-    statement, score = _matches(session, text)
+        return SearchPage([], has_next_page=False, has_previous_page=start is not None, total=0)
     published = func.coalesce(Article.published_at, literal(_UNDATED, DateTime))
-    if start is not None:
-        key = tuple_(score, published, Article.id)
-        conditions.append(key < tuple_(start.score, start.published_at, start.article_id))
-    # Ranked and cut on narrow rows first; only the page's rows are then read whole.
-    ranked = (
-        statement.add_columns(published.label("published"))
+    # Every visible match, counted on the way: ranking reads them all anyway, so the total
+    # costs next to nothing here, and a second pass over the matches is saved.
+    visible = (
+        _matches(session, text)
+        .add_columns(published.label("published"), func.count().over().label("total"))
         .where(*conditions)
-        .order_by(score.desc(), published.desc(), Article.id.desc())
-        .limit(literal_limit(size + 1))
-        .subquery("ranked")
+        .subquery("visible")
     )
+    key = (visible.c.score, visible.c.published, visible.c.id)
+    # Ranked and cut on narrow rows; only the page's rows are then read whole.
+    ranked = (
+        select(*key, visible.c.total)
+        .order_by(*(column.desc() for column in key))
+        .limit(literal_limit(size + 1))
+    )
+    if start is not None:
+        position = (start.score, start.published_at, start.article_id)
+        ranked = ranked.where(tuple_(*key) < tuple_(*position))
+    page = ranked.subquery("ranked")
     article = aliased(Article)
     rows = (
         await session.execute(
-            select(article, ranked.c.score)
-            .join(ranked, ranked.c.id == article.id)
-            .order_by(ranked.c.score.desc(), ranked.c.published.desc(), ranked.c.id.desc())
+            select(article, page.c.score, page.c.total)
+            .join(page, page.c.id == article.id)
+            .order_by(page.c.score.desc(), page.c.published.desc(), page.c.id.desc())
         )
     ).all()
     hits = [
-        SearchHit(
-            row,
-            value,
-            _Position(value, row.published_at or _UNDATED, row.id).encode(text),
-        )
-        for row, value in rows[:size]
+        SearchHit(row, value, _Position(value, row.published_at or _UNDATED, row.id).encode(text))
+        for row, value, _ in rows[:size]
     ]
-    return SearchPage(hits, has_next_page=len(rows) > size, has_previous_page=start is not None)
+    return SearchPage(
+        hits,
+        has_next_page=len(rows) > size,
+        has_previous_page=start is not None,
+        total=rows[0][2] if rows else (0 if start is None else None),
+    )
 
 
 async def search_count(
@@ -295,7 +311,7 @@ async def search_count(
     now: datetime,
 ) -> int:
     """How many visible articles match (all pages)."""
-    conditions = _filter_conditions(article_filter, viewer, now)
+    conditions = filter_conditions(article_filter, viewer, now)
     if not text.words:
         return 0
     if _is_postgresql(session):
@@ -351,7 +367,9 @@ class _Marked:
         spans: list[tuple[int, int]] = []
         length = 0
         opened: int | None = None
-        tidy = _LOOSE_PUNCTUATION.sub("", _SPACE.sub(" ", marked or "").strip())
+        tidy = " ".join((marked or "").split())
+        for loose, tight in _LOOSE_PUNCTUATION:
+            tidy = tidy.replace(loose, tight)
         for piece in _MARKERS.split(tidy):
             if piece == _OPEN:
                 opened = length if opened is None else opened

@@ -94,9 +94,8 @@ class SearchQuery:
         text = SearchText.parse(query)
         article_filter = filter.resolved() if filter is not None else None
         context = info.context
-        sessionmaker = context.sessionmaker
-        async with sessionmaker() as session:
-            page = await search_page(
+        page = await context.read(
+            lambda session: search_page(
                 session,
                 text=text,
                 article_filter=article_filter,
@@ -105,22 +104,27 @@ class SearchQuery:
                 viewer=context.viewer,
                 now=context.now,
             )
+        )
 
         article_ids: Sequence[int] = [hit.article.id for hit in page.hits]
 
         async def highlights() -> dict[int, list[str]]:
-            async with sessionmaker() as session:
-                return await search_highlights(session, text=text, article_ids=article_ids)
+            return await context.read(
+                lambda session: search_highlights(session, text=text, article_ids=article_ids)
+            )
 
         async def total() -> int:
-            async with sessionmaker() as session:
-                return await search_count(
+            if page.total is not None:
+                return page.total
+            return await context.read(
+                lambda session: search_count(
                     session,
                     text=text,
                     article_filter=article_filter,
                     viewer=context.viewer,
                     now=context.now,
                 )
+            )
 
         shared = _PageHighlights(highlights)
         edges = [

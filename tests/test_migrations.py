@@ -9,21 +9,13 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection, inspect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from db.migration import alembic_config
+from db.migration import alembic_config, include_object
 from db.models import Base
-
-# The search index (migration 0002) lives outside the models: FTS5 tables on SQLite, a
-# generated tsvector column with its GIN index on PostgreSQL.
-_SEARCH_OBJECTS = ("article_search", "search_document", "ix_articles_search_document")
-
-
-def _modelled(_object: object, name: str | None, *_args: object) -> bool:
-    return not (name or "").startswith(_SEARCH_OBJECTS)
 
 
 def _diff(connection: Connection) -> list[object]:
     context = MigrationContext.configure(
-        connection, opts={"compare_type": True, "include_object": _modelled}
+        connection, opts={"compare_type": True, "include_object": include_object}
     )
     with warnings.catch_warnings():
         # SQLite cannot reflect expression indexes; alembic warns and skips them.
