@@ -25,6 +25,7 @@ from sqlalchemy import delete, event
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.latency import percentile
 from db.models import ApiToken, Article, Author, Category, Tag
 from masthead.app import create_app
 from masthead.settings import Settings
@@ -55,11 +56,6 @@ _PARAGRAPH = (
 
 def _body(n: int) -> str:
     return "".join(_PARAGRAPH.format(n=n + i) for i in range(20))  # ~800 words
-
-
-def _percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def _run(database_url: str, requests: int) -> list[dict[str, Any]]:
@@ -152,7 +148,7 @@ def _summary(
     return {
         "operation": name,
         "p50_ms": statistics.median(samples),
-        "p99_ms": _percentile(samples, 0.99),
+        "p99_ms": percentile(samples, 0.99),
         "req_per_s": len(samples) / (sum(samples) / 1000),
         "statements": len(statements) / requests,
     }

@@ -23,15 +23,11 @@ from sqlalchemy import event, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.latency import percentile
 from db.models import Article, Category, utcnow
 from masthead.app import create_app
 from masthead.settings import Settings
 from tests.reference_operations import ARTICLE_PAGE, CATEGORY_PAGE, HOME
-
-
-def _percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def _run(database_url: str, requests: int, seed: int) -> list[dict[str, Any]]:
@@ -75,7 +71,7 @@ async def _run(database_url: str, requests: int, seed: int) -> list[dict[str, An
                 {
                     "operation": name,
                     "p50_ms": statistics.median(samples),
-                    "p99_ms": _percentile(samples, 0.99),
+                    "p99_ms": percentile(samples, 0.99),
                     "req_per_s": len(samples) / (sum(samples) / 1000),
                     "statements": len(statements) / requests,
                 }

@@ -27,6 +27,7 @@ from sqlalchemy import event, func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.latency import percentile
 from db.models import Article, utcnow
 from masthead.app import create_app
 from masthead.settings import Settings
@@ -46,11 +47,6 @@ _STOP = frozenset(
     ["the", "and", "for", "with", "from", "into", "that", "this", "what", "why", "how", "its"]
 )
 _WORD = re.compile(r"[A-Za-z]{3,}")
-
-
-def _percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def _queries(titles: list[str], requests: int, rng: random.Random) -> dict[str, list[str]]:
@@ -109,7 +105,7 @@ async def _run(database_url: str, requests: int, seed: int) -> list[dict[str, An
                     "queries": name,
                     "public": total,
                     "p50_ms": statistics.median(samples),
-                    "p99_ms": _percentile(samples, 0.99),
+                    "p99_ms": percentile(samples, 0.99),
                     "max_ms": max(samples),
                     "matches_p50": statistics.median(matches),
                     "matches_max": max(matches),
