@@ -35,7 +35,12 @@ _STATUS_BY_CODE = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403}
 class GraphQLView(GraphQL[Context, None]):
     def __init__(self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         super().__init__(
-            build_schema(introspection=settings.introspection),
+            build_schema(
+                introspection=settings.introspection,
+                max_depth=settings.max_query_depth,
+                max_aliases=settings.max_query_aliases,
+                max_tokens=settings.max_query_tokens,
+            ),
             graphql_ide="graphiql" if settings.graphiql else None,
         )
         self._sessionmaker = sessionmaker

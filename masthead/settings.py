@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     workers: int = 1
     graphiql: bool = True
     introspection: bool = True
+    max_query_depth: int = 12
+    max_query_aliases: int = 30
+    max_query_tokens: int = 5000
     db_pool_size: int = 10
     log_sql: bool = False
 

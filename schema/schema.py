@@ -6,7 +6,14 @@ from collections.abc import Callable
 
 import strawberry
 from graphql import GraphQLError, NoSchemaIntrospectionCustomRule
-from strawberry.extensions import AddValidationRules, MaskErrors, SchemaExtension
+from strawberry.extensions import (
+    AddValidationRules,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
 from strawberry.types import ExecutionContext
 
 from resolvers.errors import ClientError
@@ -58,10 +65,25 @@ class _Schema(strawberry.Schema):
         super().process_errors([e for e in errors if _is_unexpected(e)], execution_context)
 
 
-def build_schema(*, introspection: bool = True) -> strawberry.Schema:
-    """The schema; production can switch introspection off (``MASTHEAD_INTROSPECTION``)."""
+def build_schema(
+    *,
+    introspection: bool = True,
+    max_depth: int = 12,
+    max_aliases: int = 30,
+    max_tokens: int = 5000,
+) -> strawberry.Schema:
+    """The schema; production can switch introspection off (``MASTHEAD_INTROSPECTION``).
+
+    Depth, aliases and tokens are capped during parsing and validation, so a document over
+    a cap is refused before any SQL runs.
+    """
     extensions: list[Callable[[], SchemaExtension]] = [
         lambda: _MaskUnexpected(should_mask_error=_is_unexpected, error_message="Internal error.")
+    ]
+    extensions += [
+        lambda: MaxTokensLimiter(max_token_count=max_tokens),
+        lambda: QueryDepthLimiter(max_depth=max_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
     ]
     if not introspection:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
