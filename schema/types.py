@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Annotated, Generic, TypeVar
@@ -21,7 +21,6 @@ from schema.context import Context
 
 __all__ = [
     "Article",
-    "ArticleConnection",
     "ArticleOrder",
     "ArticleStatus",
     "Author",
@@ -356,16 +355,3 @@ class Article(Node):
             raise BadUserInput(f"`first` must be between 0 and {MAX_RELATED}, got {first}.")
         rows = await info.context.loaders.related_posts_by_article_id.load((self.pk, first))
         return [Article.from_row(row) for row in rows]
-
-
-ArticleConnection = Connection[Article]
-
-
-def articles_connection(
-    page: Page[models.Article], count_total: Callable[[], Awaitable[int]]
-) -> Connection[Article]:
-    return connection(page, Article.from_row, count_total)
-
-
-def rows_to(convert: Callable[[Row], NodeT], rows: Sequence[Row]) -> list[NodeT]:
-    return [convert(row) for row in rows]
