@@ -12,10 +12,16 @@ __all__ = ["alembic_config", "include_object", "upgrade"]
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-# The search index (migration 0002) lives outside the models: FTS5 tables and a view on
-# SQLite, a generated tsvector column with its GIN index on PostgreSQL. Autogenerate must
-# not propose dropping them.
-_SEARCH_OBJECTS = ("article_search", "search_document", "ix_articles_search_document")
+# The search index (migrations 0002 and 0003) lives outside the models: FTS5 tables and a
+# view on SQLite, generated tsvector columns (the whole article, the title alone) with their
+# GIN indexes on PostgreSQL. Autogenerate must not propose dropping them.
+_SEARCH_OBJECTS = (
+    "article_search",
+    "search_document",
+    "search_title",
+    "ix_articles_search_document",
+    "ix_articles_search_title",
+)
 
 
 def include_object(_object: object, name: str | None, *_args: object) -> bool:

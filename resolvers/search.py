@@ -10,8 +10,36 @@ Results come best first, then newest, then by id; cursors are keyset positions o
 the article alone, so a cursor keeps its place whatever is written meanwhile; SQLite's
 ``bm25`` also weighs the corpus (document count, average length, how many documents hold a
 word), so a write between two pages can nudge scores and move a result across a cursor.
-Ranking reads every match (neither index can hand matches over best first), so a query's
-cost grows with how many articles it matches.
+
+Bounded ranking. Neither index hands matches over best first, so ranking every match costs
+O(matches): a common word in a million articles means scoring a hundred thousand of them
+(on PostgreSQL, detoasting each one's ``tsvector``, about 3 KB). Instead only *candidates*
+are scored: the union of the newest :data:`CANDIDATES` visible matches (that pass the
+filter) and the newest :data:`TITLE_CANDIDATES` whose *title* holds every word, so that an
+older title match, which would rank above every body-only match, is not crowded out by a
+flood of recent body-only ones. "Newest" is by id (creation order, which follows
+publication closely), because that is the order both indexes can walk and stop early in:
+FTS5 streams a query's rowids newest first, each looked up by primary key until enough pass
+the filter; on PostgreSQL the planner walks the primary key backwards checking ``@@`` row by
+row, which for a common word stops after a few hundred rows, or for a rare word reads the GIN
+bitmap and sorts the few matches (migration 0003 stores the titles' vectors apart, with
+their own GIN index). Within the
+candidates the ranking is exact, with the same scores as before, and cursors are keyset
+positions in that ranking.
+
+What differs from ranking every match, and when: nothing, for a search matching at most
+:data:`CANDIDATES` visible articles (the candidates are then all of them). A search matching
+more lists at most ``CANDIDATES + TITLE_CANDIDATES`` results, best first among its
+candidates, and ``hasNextPage`` ends there; an article outside both recency lists is not
+listed however well it would score (an old article with the words only in its body, or with
+all of them in its title when more than :data:`TITLE_CANDIDATES` newer titles hold them too;
+on SQLite bm25's idf still weighs every match). A title matching only some of the words does
+not make a title candidate. A newer match written between two pages shifts the windows: the
+oldest candidate may drop out of later pages, but no result repeats.
+
+``totalCount`` counts visible matches exactly up to :data:`COUNT_LIMIT` and stops there:
+a search matching more reports :data:`COUNT_LIMIT` (read it as "that many or more"), so
+counting costs no more than that many row checks.
 
 Highlights are marked by the database, with the same tokenizer and stemmer that matched, and
 cut into short, escaped fragments here, the same way for both.
@@ -41,12 +69,14 @@ from sqlalchemy import (
     Select,
     Table,
     Text,
+    bindparam,
     cast,
     func,
     literal,
     literal_column,
     select,
     tuple_,
+    union,
 )
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -60,7 +90,10 @@ from resolvers.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, literal_limit
 from resolvers.viewer import Viewer
 
 __all__ = [
+    "CANDIDATES",
+    "COUNT_LIMIT",
     "MAX_QUERY_WORDS",
+    "TITLE_CANDIDATES",
     "SearchHit",
     "SearchPage",
     "SearchText",
@@ -71,6 +104,16 @@ __all__ = [
 
 MAX_QUERY_WORDS = 32
 MAX_HIGHLIGHTS = 3
+# Matches scored exactly (see the module docstring): the newest CANDIDATES matches, and the
+# newest TITLE_CANDIDATES whose title holds every word. Big enough that a results page rarely
+# reaches past them (title matches rank first, and five pages of them are kept), small
+# enough that finding and scoring them costs a few milliseconds: on PostgreSQL each row
+# walked costs a detoasted document (some 3 microseconds; the titles' small vectors far
+# less), so a word in one article in ten is 500 matches within some 5,000 rows.
+CANDIDATES = 500
+TITLE_CANDIDATES = 100
+# Where totalCount stops counting: each article counted is checked row by row.
+COUNT_LIMIT = 1_000
 
 # Words as both tokenizers see them: runs of letters and digits (unicode61's default token
 # characters; PostgreSQL's parser splits on the same punctuation for plain words).
@@ -96,6 +139,9 @@ _CONFIG: ColumnElement[str] = literal_column("'masthead_search'")
 # ts_rank weights for D, C, B, A (body is C, excerpt B, title A). ts_rank saturates too: for
 # one word, a title match (1.0) outranks any number of excerpt and body matches (0.4, 0.2).
 _RANK_WEIGHTS: ColumnElement[str] = literal_column("'{0.1, 0.2, 0.4, 1.0}'")
+# The titles' own vectors, a generated column of migration 0003.
+_TITLE_VECTOR = literal_column("articles.search_title", TSVECTOR)
+_MATERIALIZED = "MATERIALIZED"
 
 # Markers the database puts around matched words; they cannot survive html.escape() as tags,
 # so a stray one in the stored text at worst marks a wrong word, never injects markup.
@@ -209,34 +255,110 @@ def _is_postgresql(session: AsyncSession) -> bool:
 
 
 def _tsquery(text: SearchText) -> ColumnElement[Any]:
-    return func.plainto_tsquery(_CONFIG, text.plain)
+    # The words are rendered into the SQL text (quoted by the dialect), not bound: a prepared
+    # statement's generic plan cannot see how common they are, and the walk-or-bitmap choice
+    # (see the module docstring) hangs on exactly that.
+    words = bindparam("words", text.plain, type_=Text, literal_execute=True)
+    return func.plainto_tsquery(_CONFIG, words)
 
 
 def _fts5_match(text: SearchText) -> ColumnElement[bool]:
     return _FTS.c.article_search.match(text.fts5)
 
 
-def _matches(session: AsyncSession, text: SearchText) -> Select[Any]:
-    """Matching articles: ``id`` and ``score`` (higher is better), before any filter.
+def _title_fts5(text: SearchText) -> str:
+    """The FTS5 query for titles holding every word: a column filter on the same index."""
+    return f"{{title}} : ({text.fts5})"
 
-    On SQLite the matches come from a materialized CTE: left to itself, the planner may walk
-    an ``articles`` index and run the full-text query once per article, which is hundreds of
-    times slower than running it once and looking the matches up by primary key.
+
+def _newest(
+    session: AsyncSession,
+    matching: ColumnElement[bool],
+    conditions: Sequence[ColumnElement[bool]],
+    limit: int,
+) -> Select[Any]:
+    """Ids of the newest (highest id) ``limit`` articles that match and pass ``conditions``.
+
+    SQLite: ``matching`` is an FTS5 MATCH, and the index streams its rowids newest first,
+    each looked up in ``articles`` by primary key, until ``limit`` pass. PostgreSQL: the
+    planner walks the primary key backwards checking ``matching`` row by row (a common word:
+    the walk stops early) or reads the GIN bitmap and sorts (a rare word: few to sort).
     """
     if _is_postgresql(session):
+        statement = select(Article.id).where(matching, *conditions)
+        order = Article.id.desc()
+    else:
+        statement = (
+            select(Article.id)
+            .select_from(_FTS)
+            .join(Article, Article.id == _FTS.c.rowid)
+            .where(matching, *conditions)
+        )
+        order = _FTS.c.rowid.desc()
+    return statement.order_by(order).limit(literal_limit(limit))
+
+
+def _matches(
+    session: AsyncSession, text: SearchText, conditions: Sequence[ColumnElement[bool]]
+) -> Select[Any]:
+    """The candidates (see the module docstring): ``id`` and ``score`` (higher is better).
+
+    On SQLite the candidates and their scores come from materialized CTEs: left to itself,
+    the planner may walk an ``articles`` index and run the full-text query once per article,
+    which is hundreds of times slower than running it once and looking the matches up by
+    primary key.
+    """
+    everywhere: ColumnElement[bool]
+    in_title: ColumnElement[bool]
+    if _is_postgresql(session):
+        everywhere = _DOCUMENT.op("@@")(_tsquery(text))
+        in_title = _TITLE_VECTOR.op("@@")(_tsquery(text))
+    else:
+        everywhere = _fts5_match(text)
+        in_title = _FTS.c.article_search.match(_title_fts5(text))
+    recent = _newest(session, everywhere, conditions, CANDIDATES).subquery("recent")
+    titled = _newest(session, in_title, conditions, TITLE_CANDIDATES).subquery("titled")
+    candidates = (
+        union(select(recent.c.id), select(titled.c.id)).cte("candidates").prefix_with(_MATERIALIZED)
+    )
+    if _is_postgresql(session):
         score = cast(func.ts_rank(_RANK_WEIGHTS, _DOCUMENT, _tsquery(text)), Double).label("score")
-        return select(Article.id, score).where(_DOCUMENT.op("@@")(_tsquery(text)))
+        return select(Article.id, score).where(Article.id.in_(select(candidates.c.id)))
     weights = [literal_column(repr(weight), Double) for weight in _BM25_WEIGHTS]
-    # bm25() is better when lower; negated, it reads like ts_rank (negation is exact).
+    # bm25() is better when lower; negated, it reads like ts_rank (negation is exact). The
+    # full-text query runs once, from the oldest candidate up, and scores the candidates
+    # only: "rowid + 0" keeps the IN list from becoming one FTS5 query per candidate.
+    oldest = select(func.min(candidates.c.id)).scalar_subquery()
     matched = (
         select(
             _FTS.c.rowid.label("id"), (-func.bm25(_FTS.c.article_search, *weights)).label("score")
         )
-        .where(_fts5_match(text))
+        .where(
+            _fts5_match(text),
+            _FTS.c.rowid >= oldest,
+            (_FTS.c.rowid + 0).in_(select(candidates.c.id)),
+        )
         .cte("matched")
-        .prefix_with("MATERIALIZED")
+        .prefix_with(_MATERIALIZED)
     )
     return select(Article.id, matched.c.score).join(matched, matched.c.id == Article.id)
+
+
+def _counted(
+    session: AsyncSession, text: SearchText, conditions: Sequence[ColumnElement[bool]]
+) -> Select[Any]:
+    """How many visible articles match, counting no further than :data:`COUNT_LIMIT`.
+
+    Any matches do, not the newest: on PostgreSQL, without an order to keep, the planner
+    reads the GIN bitmap (or a common word's first rows) and stops at the limit, where the
+    walk by id would detoast every document it passes.
+    """
+    if _is_postgresql(session):
+        matching = _DOCUMENT.op("@@")(_tsquery(text))
+        found = select(Article.id).where(matching, *conditions).limit(literal_limit(COUNT_LIMIT))
+    else:
+        found = _newest(session, _fts5_match(text), conditions, COUNT_LIMIT)
+    return select(func.count()).select_from(found.subquery("found"))
 
 
 def _validated_first(first: int | None) -> int:
@@ -263,29 +385,26 @@ async def search_page(
     if not text.words:
         return SearchPage([], has_next_page=False, has_previous_page=start is not None, total=0)
     published = func.coalesce(Article.published_at, literal(_UNDATED, DateTime))
-    # Every visible match, counted on the way: ranking reads them all anyway, so the total
-    # costs next to nothing here, and a second pass over the matches is saved.
     visible = (
-        _matches(session, text)
-        .add_columns(published.label("published"), func.count().over().label("total"))
+        _matches(session, text, conditions)
+        .add_columns(published.label("published"))
         .where(*conditions)
         .subquery("visible")
     )
     key = (visible.c.score, visible.c.published, visible.c.id)
     # Ranked and cut on narrow rows; only the page's rows are then read whole.
-    ranked = (
-        select(*key, visible.c.total)
-        .order_by(*(column.desc() for column in key))
-        .limit(literal_limit(size + 1))
-    )
+    ranked = select(*key).order_by(*(column.desc() for column in key))
+    ranked = ranked.limit(literal_limit(size + 1))
     if start is not None:
         position = (start.score, start.published_at, start.article_id)
         ranked = ranked.where(tuple_(*key) < tuple_(*position))
     page = ranked.subquery("ranked")
     article = aliased(Article)
+    # The total rides along in the same statement (computed once, not per row).
+    total = _counted(session, text, conditions).scalar_subquery().label("total")
     rows = (
         await session.execute(
-            select(article, page.c.score, page.c.total)
+            select(article, page.c.score, total)
             .join(page, page.c.id == article.id)
             .order_by(page.c.score.desc(), page.c.published.desc(), page.c.id.desc())
         )
@@ -310,17 +429,11 @@ async def search_count(
     viewer: Viewer,
     now: datetime,
 ) -> int:
-    """How many visible articles match (all pages)."""
+    """How many visible articles match (all pages), up to :data:`COUNT_LIMIT`."""
     conditions = filter_conditions(article_filter, viewer, now)
     if not text.words:
         return 0
-    if _is_postgresql(session):
-        matching = _DOCUMENT.op("@@")(_tsquery(text))
-    else:
-        # The matches as a list the planner probes: the full-text query runs once.
-        matching = Article.id.in_(select(_FTS.c.rowid).where(_fts5_match(text)))
-    statement = select(func.count()).select_from(Article).where(matching, *conditions)
-    return await session.scalar(statement) or 0
+    return await session.scalar(_counted(session, text, conditions)) or 0
 
 
 async def search_highlights(

@@ -62,7 +62,12 @@ class SearchConnection:
     def nodes(self) -> list[Article]:
         return [edge.node for edge in self.edges]
 
-    @strawberry.field(description="How many articles match (all pages).")
+    @strawberry.field(
+        description=(
+            "How many articles match, counted exactly up to 1000: a search matching more "
+            "reports 1000, meaning that many or more."
+        )
+    )
     async def total_count(self) -> int:
         return await self.count_total()
 
@@ -74,7 +79,9 @@ class SearchQuery:
             "Articles whose title, excerpt or body contain every word of `query` (stemmed, "
             "regardless of case and accents), best match first (title matches weigh most), "
             "newest first among equal scores. The query is plain text: quotes, operators "
-            "and punctuation are never syntax."
+            "and punctuation are never syntax. A search matching more than 500 articles "
+            "ranks its newest 500 matches and its newest 100 title matches, so its cost "
+            "stays flat as the corpus grows; fewer matches are all ranked."
         )
     )
     async def search(

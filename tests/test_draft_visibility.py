@@ -30,15 +30,11 @@ query ById($id: ID!) { article(id: $id) { slug status } }
 """
 
 
-async def _walk(
-    client: httpx.AsyncClient, headers: dict[str, str], status: list[str]
-) -> list[str]:
+async def _walk(client: httpx.AsyncClient, headers: dict[str, str], status: list[str]) -> list[str]:
     slugs: list[str] = []
     after = None
     while True:
-        body = await graphql(
-            client, BY_STATUS, {"status": status, "after": after}, headers=headers
-        )
+        body = await graphql(client, BY_STATUS, {"status": status, "after": after}, headers=headers)
         assert "errors" not in body, body
         page = body["data"]["articles"]
         slugs += [node["slug"] for node in page["nodes"]]

@@ -19,6 +19,7 @@ from sqlalchemy import delete, event, insert, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+import resolvers.search as search_module
 from db.engine import create_engine
 from db.migration import alembic_config, upgrade
 from db.models import Article, ArticleStatus, Author, Category, utcnow
@@ -645,6 +646,100 @@ async def test_many_writes_leave_an_index_that_matches_the_table(
             await connection.exec_driver_sql(
                 "INSERT INTO article_search (article_search, rank) VALUES ('integrity-check', 1)"
             )
+
+
+# -- bounded ranking (resolvers/search.py: only the newest matches are scored) ---------------
+
+
+@pytest.fixture
+def small_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Candidate lists of three matches and two title matches, so a dozen articles exceed them."""
+    monkeypatch.setattr(search_module, "CANDIDATES", 3)
+    monkeypatch.setattr(search_module, "TITLE_CANDIDATES", 2)
+
+
+async def _walk(client: httpx.AsyncClient, query: str, size: int, **arguments: Any) -> list[str]:
+    walked: list[str] = []
+    after: str | None = None
+    while True:
+        page = await _search(client, query, first=size, after=after, **arguments)
+        walked += [node["slug"] for node in page["nodes"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            return walked
+        after = page["pageInfo"]["endCursor"]
+
+
+@pytest.mark.usefixtures("small_windows")
+async def test_beyond_the_candidates_the_newest_matches_and_title_matches_are_ranked(
+    client: httpx.AsyncClient, sessionmaker: Sessions, author: Author, category: Category
+) -> None:
+    # Created oldest first: ids follow creation, and the candidates are the highest ids.
+    await _article(sessionmaker, author, category, "old-title", title="Glacier", days_ago=40)
+    await _article(
+        sessionmaker, author, category, "old-body", body="<p>A glacier.</p>", days_ago=30
+    )
+    for n in range(4):
+        await _article(
+            sessionmaker, author, category, f"new-body-{n}", body="<p>A glacier.</p>",
+            days_ago=10 - n,
+        )  # fmt: skip
+    found = await _search(client, "glacier", first=100)
+    slugs = [node["slug"] for node in found["nodes"]]
+    # The old title match still ranks first; the newest three body matches follow, newest
+    # first (equal scores); older body-only matches are outside the candidates.
+    assert slugs == ["old-title", "new-body-3", "new-body-2", "new-body-1"]
+    assert found["pageInfo"]["hasNextPage"] is False
+    assert found["totalCount"] == 6  # the count is not bounded by the candidates
+    for size in (1, 2, 3):
+        assert await _walk(client, "glacier", size) == slugs, size
+
+
+@pytest.mark.usefixtures("small_windows")
+async def test_within_the_candidates_the_ranking_is_exact(
+    client: httpx.AsyncClient, sessionmaker: Sessions, author: Author, category: Category
+) -> None:
+    # Three matches (no more than the candidates): exactly today's full ranking.
+    await _article(sessionmaker, author, category, "title", title="Fjord", days_ago=9)
+    await _article(sessionmaker, author, category, "b1", body="<p>A fjord.</p>", days_ago=5)
+    await _article(sessionmaker, author, category, "b2", body="<p>A fjord.</p>", days_ago=1)
+    assert await _slugs(client, "fjord") == ["title", "b2", "b1"]
+
+
+@pytest.mark.usefixtures("small_windows")
+async def test_the_candidates_are_taken_after_the_filter_and_visibility(
+    client: httpx.AsyncClient, sessionmaker: Sessions, author: Author, category: Category
+) -> None:
+    elsewhere = await make_category(sessionmaker, slug="arts")
+    await _article(sessionmaker, author, category, "wanted-1", body="<p>Tundra.</p>", days_ago=9)
+    await _article(sessionmaker, author, category, "wanted-2", body="<p>Tundra.</p>", days_ago=8)
+    for n in range(4):
+        await _article(
+            sessionmaker, author, elsewhere, f"other-{n}", body="<p>Tundra.</p>", days_ago=n
+        )
+    for n in range(4):
+        await _article(
+            sessionmaker, author, category, f"draft-{n}", body="<p>Tundra.</p>",
+            status=ArticleStatus.DRAFT,
+        )  # fmt: skip
+    found = await _search(client, "tundra", filter={"categorySlug": "science"})
+    assert [node["slug"] for node in found["nodes"]] == ["wanted-2", "wanted-1"]
+    assert found["totalCount"] == 2
+
+
+async def test_the_total_count_stops_at_its_limit(
+    client: httpx.AsyncClient, sessionmaker: Sessions, author: Author, category: Category,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setattr(search_module, "COUNT_LIMIT", 3)
+    for n in range(5):
+        await _article(sessionmaker, author, category, f"s{n}", title="Steppe", days_ago=n)
+    found = await _search(client, "steppe", first=100)
+    assert len(found["nodes"]) == 5 and found["totalCount"] == 3
+    # Past the end, where the page cannot tell, the count stops at the same limit.
+    after = found["pageInfo"]["endCursor"]
+    assert (await _search(client, "steppe", after=after))["totalCount"] == 3
+    monkeypatch.setattr(search_module, "COUNT_LIMIT", 5)
+    assert (await _search(client, "steppe"))["totalCount"] == 5
 
 
 # -- statements and plans --------------------------------------------------------------------
