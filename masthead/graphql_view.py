@@ -120,6 +120,10 @@ class GraphQLView(GraphQL[Context, None]):
         context = getattr(request.state, "masthead_context", None)
         if context is not None:
             await context.reads.settle()
+        if isinstance(response, Response):
+            # The answer depends on the token and on the media type asked for: caches must
+            # key on both, so a token's answer is never served to an anonymous reader.
+            response.headers["Vary"] = "Accept, Authorization"
         if (
             isinstance(request, Request)
             and isinstance(response, Response)

@@ -15,6 +15,7 @@ async def test_queries_over_get(client: httpx.AsyncClient) -> None:
     response = await client.get("/graphql", params={"query": CATEGORIES})
     assert response.status_code == 200
     assert response.json() == {"data": {"categories": []}}
+    assert response.headers["vary"] == "Accept, Authorization"
 
 
 async def test_mutations_over_get_are_405(client: httpx.AsyncClient) -> None:
