@@ -112,14 +112,11 @@ class GraphQLView(GraphQL[Context, None]):
             )
         return await super().process_result(request, result)
 
-    async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:
-        kwargs = {
-            k: v for k, v in (("context", context), ("root_value", root_value)) if v is not None
-        }
-        response = await super().run(request, **kwargs)
-        context = getattr(request.state, "masthead_context", None)
-        if context is not None:
-            await context.reads.settle()
+    async def run(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        response = await super().run(request, *args, **kwargs)
+        built: Context | None = getattr(request.state, "masthead_context", None)
+        if built is not None:
+            await built.reads.settle()
         if isinstance(response, Response):
             # The answer depends on the token and on the media type asked for: caches must
             # key on both, so a token's answer is never served to an anonymous reader.

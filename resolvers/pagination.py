@@ -27,6 +27,8 @@ __all__ = [
     "PageRequest",
     "SortKey",
     "Window",
+    "decode_cursor",
+    "encode_cursor",
     "literal_limit",
 ]
 
@@ -35,6 +37,23 @@ DEFAULT_PAGE_SIZE = 20
 
 ValueKind = Literal["datetime", "str", "int"]
 Row = TypeVar("Row")
+
+
+def encode_cursor(payload: list[Any]) -> str:
+    """An opaque cursor: the JSON list, base64url without padding."""
+    raw = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> list[Any]:
+    """The list inside a cursor; BAD_USER_INPUT for anything that is not one of ours."""
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise BadUserInput(f"Malformed cursor {cursor!r}.") from None
+    if not isinstance(payload, list):
+        raise BadUserInput(f"Malformed cursor {cursor!r}.")
+    return payload
 
 
 def literal_limit(n: int) -> ColumnElement[Any]:
@@ -70,18 +89,14 @@ class SortKey:
             if self.row_values is not None
             else [getattr(row, str(column.key)) for column in self.columns]
         )
-        payload = [self.name, *(v.isoformat() if isinstance(v, datetime) else v for v in values)]
-        raw = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        return encode_cursor(
+            [self.name, *(v.isoformat() if isinstance(v, datetime) else v for v in values)]
+        )
 
     def decode(self, cursor: str) -> tuple[Any, ...]:
         """The sort values in ``cursor``; BAD_USER_INPUT for a malformed or foreign one."""
-        try:
-            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-            payload = json.loads(raw)
-        except (binascii.Error, ValueError, UnicodeDecodeError):
-            raise BadUserInput(f"Malformed cursor {cursor!r}.") from None
-        if not isinstance(payload, list) or len(payload) != len(self.kinds) + 1:
+        payload = decode_cursor(cursor)
+        if len(payload) != len(self.kinds) + 1:
             raise BadUserInput(f"Malformed cursor {cursor!r}.")
         if payload[0] != self.name:
             raise BadUserInput(

@@ -47,11 +47,8 @@ cut into short, escaped fragments here, the same way for both.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import html
-import json
 import math
 import re
 from collections.abc import Sequence
@@ -86,7 +83,13 @@ from db.models import Article
 from resolvers.articles import ArticleFilter, filter_conditions
 from resolvers.errors import BadUserInput
 from resolvers.global_ids import MAX_PK
-from resolvers.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, literal_limit
+from resolvers.pagination import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    decode_cursor,
+    encode_cursor,
+    literal_limit,
+)
 from resolvers.viewer import Viewer
 
 __all__ = [
@@ -223,17 +226,12 @@ class _Position:
             self.published_at.isoformat(),
             self.article_id,
         ]
-        raw = json.dumps(payload, separators=(",", ":")).encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        return encode_cursor(payload)
 
     @classmethod
     def decode(cls, cursor: str, text: SearchText) -> _Position:
-        try:
-            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-            payload = json.loads(raw)
-        except (binascii.Error, ValueError, UnicodeDecodeError):
-            raise BadUserInput(f"Malformed cursor {cursor!r}.") from None
-        if not (isinstance(payload, list) and len(payload) == 5 and payload[0] == "SEARCH"):
+        payload = decode_cursor(cursor)
+        if not (len(payload) == 5 and payload[0] == "SEARCH"):
             raise BadUserInput(f"Malformed cursor {cursor!r}.")
         _, fingerprint, score, published_at, article_id = payload
         if fingerprint != text.fingerprint:
