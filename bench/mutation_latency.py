@@ -25,7 +25,7 @@ from sqlalchemy import delete, event
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.latency import percentile
+from bench.latency import percentile, served
 from db.models import ApiToken, Article, Author, Category, Tag
 from masthead.app import create_app
 from masthead.settings import Settings
@@ -91,9 +91,8 @@ async def _run(database_url: str, requests: int) -> list[dict[str, Any]]:
 
     results = []
     created: list[dict[str, Any]] = []
-    transport = httpx.ASGITransport(app=app)
     try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+        async with served(app) as client:
             samples: list[float] = []
             statements.clear()
             for n in range(requests + 20):  # the first 20 warm caches and connections

@@ -18,12 +18,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 from sqlalchemy import event, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.latency import percentile
+from bench.latency import percentile, served
 from db.models import Article, Category, utcnow
 from masthead.app import create_app
 from masthead.settings import Settings
@@ -53,8 +52,7 @@ async def _run(database_url: str, requests: int, seed: int) -> list[dict[str, An
         ("CategoryPage", CATEGORY_PAGE, [{"slug": s} for s in category_slugs]),
     ]
     results = []
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+    async with served(app) as client:
         for name, query, variables in operations:
             for warm in variables[:20]:  # fill caches and asyncpg's statement cache
                 await client.post("/graphql", json={"query": query, "variables": warm})

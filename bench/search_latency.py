@@ -25,12 +25,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 from sqlalchemy import event, func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.latency import percentile
+from bench.latency import percentile, served
 from db.models import Article, utcnow
 from masthead.app import create_app
 from masthead.settings import Settings
@@ -85,8 +84,7 @@ async def _run(database_url: str, requests: int, seed: int) -> list[dict[str, An
         )
     queries = _queries(titles, requests, rng)
     results = []
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+    async with served(app) as client:
         for name, texts in queries.items():
             for text in texts[:20]:  # fill caches and asyncpg's statement cache
                 await client.post(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -44,7 +45,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        # What startup made (modules, the schema, mappers) lives as long as the process; out
+        # of the collector's sight, a full collection no longer walks it. Without this a
+        # search's p99 at 10k articles was 100 ms, where full collections took up to 98 ms.
+        gc.collect()
+        gc.freeze()
         yield
+        gc.unfreeze()
         await engine.dispose()
 
     app = Starlette(

@@ -20,12 +20,12 @@ older title match, which would rank above every body-only match, is not crowded 
 flood of recent body-only ones. "Newest" is by id (creation order, which follows
 publication closely), because that is the order both indexes can walk and stop early in:
 FTS5 streams a query's rowids newest first, each looked up by primary key until enough pass
-the filter; on PostgreSQL the planner walks the primary key backwards checking ``@@`` row by
-row, which for a common word stops after a few hundred rows, or for a rare word reads the GIN
-bitmap and sorts the few matches (migration 0003 stores the titles' vectors apart, with
-their own GIN index). Within the
-candidates the ranking is exact, with the same scores as before, and cursors are keyset
-positions in that ranking.
+the filter; on PostgreSQL a walk of the primary key backwards checking ``@@`` row by row,
+which for a common query stops after a few thousand rows, or for a rarer one the GIN bitmap
+with its few matches sorted. Which of the two is measured in the statement itself, not left
+to the planner's estimate (see :class:`_PgWalk`); migration 0003 stores the titles' vectors
+apart, with their own GIN index. Within the candidates the ranking is exact, with the same
+scores as before, and cursors are keyset positions in that ranking.
 
 What differs from ranking every match, and when: nothing, for a search matching at most
 :data:`CANDIDATES` visible articles (the candidates are then all of them). A search matching
@@ -59,21 +59,26 @@ from typing import Any
 from sqlalchemy import (
     Column,
     ColumnElement,
+    CompoundSelect,
     DateTime,
     Double,
     Integer,
     MetaData,
     Select,
+    SelectBase,
     Table,
     Text,
+    and_,
     bindparam,
     cast,
     func,
     literal,
     literal_column,
     select,
+    true,
     tuple_,
     union,
+    union_all,
 )
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -117,6 +122,12 @@ CANDIDATES = 500
 TITLE_CANDIDATES = 100
 # Where totalCount stops counting: each article counted is checked row by row.
 COUNT_LIMIT = 1_000
+# PostgreSQL (see _PgWalk): the newest visible articles sampled to measure a query's share,
+# and how far a walk for candidates reads before it leaves them to the index.
+PROBE_ROWS = 300
+WALK_ROWS = 50_000
+# A walk is chosen only when the sample says it needs at most a third of WALK_ROWS.
+_WALK_MARGIN = 3
 
 # Words as both tokenizers see them: runs of letters and digits (unicode61's default token
 # characters; PostgreSQL's parser splits on the same punctuation for plain words).
@@ -270,30 +281,133 @@ def _title_fts5(text: SearchText) -> str:
 
 
 def _newest(
-    session: AsyncSession,
-    matching: ColumnElement[bool],
-    conditions: Sequence[ColumnElement[bool]],
-    limit: int,
+    matching: ColumnElement[bool], conditions: Sequence[ColumnElement[bool]], limit: int
 ) -> Select[Any]:
-    """Ids of the newest (highest id) ``limit`` articles that match and pass ``conditions``.
+    """SQLite: ids of the newest (highest id) ``limit`` articles that match and pass ``conditions``.
 
-    SQLite: ``matching`` is an FTS5 MATCH, and the index streams its rowids newest first,
-    each looked up in ``articles`` by primary key, until ``limit`` pass. PostgreSQL: the
-    planner walks the primary key backwards checking ``matching`` row by row (a common word:
-    the walk stops early) or reads the GIN bitmap and sorts (a rare word: few to sort).
+    ``matching`` is an FTS5 MATCH: the index streams its rowids newest first, each looked up
+    in ``articles`` by primary key, until ``limit`` pass. PostgreSQL's counterpart is
+    :func:`_pg_candidates`.
     """
-    if _is_postgresql(session):
-        statement = select(Article.id).where(matching, *conditions)
-        order = Article.id.desc()
-    else:
-        statement = (
-            select(Article.id)
-            .select_from(_FTS)
-            .join(Article, Article.id == _FTS.c.rowid)
-            .where(matching, *conditions)
+    statement = (
+        select(Article.id)
+        .select_from(_FTS)
+        .join(Article, Article.id == _FTS.c.rowid)
+        .where(matching, *conditions)
+    )
+    return statement.order_by(_FTS.c.rowid.desc()).limit(literal_limit(limit))
+
+
+@dataclass(frozen=True)
+class _PgWalk:
+    """PostgreSQL: the newest matches of one vector, by a walk or by the index, chosen here.
+
+    The planner chooses between walking the primary key backwards (checking ``@@`` row by
+    row until ``limit`` match: about ``limit / share`` rows) and reading the GIN bitmap
+    (visiting every match, ``share * articles`` rows, then sorting). It estimates the share
+    of a multi-word query by multiplying its words' shares, as if they were independent;
+    in news they are not ("border checks", or all the words of a recurring headline), and
+    the estimate can be a hundred times too low. It then reads the bitmap: at a million
+    articles 60,000 heap visits, 300 ms, where the walk needed 7,000 rows and 37 ms.
+
+    So the statement measures the share itself: ``probe`` counts the matches among the
+    newest :data:`PROBE_ROWS` visible articles (a millisecond). The candidates come from a
+    walk where it is cheaper, ``share² * articles >= limit * cost`` (``cost``: the walk's
+    cost per row read relative to the bitmap's per match), and sure to end well inside
+    :data:`WALK_ROWS`. The walk is a subquery ordered by id and cut at :data:`WALK_ROWS`, so
+    the planner cannot reorder it, with ``@@`` checked above it. Otherwise, or if the walk
+    finds fewer than ``limit`` (the sample misled), they come from the GIN bitmap, sorted.
+    A one-time filter on each side skips the other, all in one statement.
+
+    The planner is not trusted with the bitmap side either: it does not count detoasting a
+    vector per row walked, so it walks for a query in one article in a hundred, reading
+    tens of thousands of rows (400 ms) where the bitmap visits a few thousand (30 ms).
+    """
+
+    vector: ColumnElement[Any]
+    name: str
+    # The walk's cost per row read relative to the bitmap's per match: the document's
+    # vector is detoasted (some 5.6 µs a row at a million articles, about what a heap visit
+    # costs); a title's small vector is stored inline (0.8 µs).
+    cost: float
+
+
+_PG_DOCUMENT_WALK = _PgWalk(_DOCUMENT, "document", 1.0)
+_PG_TITLE_WALK = _PgWalk(_TITLE_VECTOR, "title", 0.15)
+_PG_WALKS = (_PG_DOCUMENT_WALK, _PG_TITLE_WALK)
+
+
+def _unindexed(conditions: Sequence[ColumnElement[bool]]) -> ColumnElement[bool]:
+    """PostgreSQL: ``conditions`` checked on the rows the GIN bitmap finds, never an index.
+
+    Once a statement has run five times (a popular search), PostgreSQL may switch to a
+    generic plan, which cannot see the time the visibility rule compares with and guesses
+    that a sixth of the articles are public. It then ANDs the GIN bitmap with a bitmap of
+    the (status, published_at) index: at a million articles that index bitmap alone took
+    110 ms. ``IS true`` leaves the rule unchanged in a WHERE but matches no index.
+    """
+    return and_(*conditions).is_(true())
+
+
+def _pg_candidates(
+    text: SearchText, conditions: Sequence[ColumnElement[bool]]
+) -> list[CompoundSelect[Any]]:
+    """The ``recent`` and ``titled`` candidate ids on PostgreSQL (see :class:`_PgWalk`)."""
+    query = _tsquery(text)
+    newest = (
+        select(Article.id, *(walk.vector.label(walk.name) for walk in _PG_WALKS))
+        .where(*conditions)
+        .order_by(Article.id.desc())
+    )
+    sample = newest.limit(literal_limit(PROBE_ROWS)).subquery("sample")
+    articles = select(func.max(Article.id)).scalar_subquery()
+    probe = (
+        select(
+            cast(func.count(), Double).label("rows"),
+            cast(articles, Double).label("articles"),
+            *(
+                cast(func.count().filter(sample.c[walk.name].op("@@")(query)), Double).label(
+                    walk.name
+                )
+                for walk in _PG_WALKS
+            ),
         )
-        order = _FTS.c.rowid.desc()
-    return statement.order_by(order).limit(literal_limit(limit))
+        .cte("probe")
+        .prefix_with(_MATERIALIZED)
+    )
+    span = newest.limit(literal_limit(WALK_ROWS)).subquery("span")
+    found: list[CompoundSelect[Any]] = []
+    for walk, limit in ((_PG_DOCUMENT_WALK, CANDIDATES), (_PG_TITLE_WALK, TITLE_CANDIDATES)):
+        share = probe.c[walk.name]
+        # Cheaper than the bitmap, and sure to end well inside the span.
+        cheaper = share * share * probe.c.articles >= limit * walk.cost * probe.c.rows**2
+        ends_early = share * WALK_ROWS >= _WALK_MARGIN * limit * probe.c.rows
+        worth_walking = select(and_(cheaper, ends_early)).scalar_subquery()
+        walked = (
+            select(span.c.id)
+            .where(span.c[walk.name].op("@@")(query), worth_walking)
+            .limit(literal_limit(limit))
+            .cte(f"walked_{walk.name}")
+            .prefix_with(_MATERIALIZED)
+        )
+        short = select(func.count()).select_from(walked).scalar_subquery() < limit
+        # Every match from the GIN bitmap, then the newest: the fence (OFFSET 0) keeps the
+        # planner from walking the primary key instead, which it costs too cheaply (it does
+        # not count detoasting a vector per row).
+        matched = (
+            select(Article.id)
+            .where(walk.vector.op("@@")(query), _unindexed(conditions), short)
+            .offset(0)
+            .subquery(f"matched_{walk.name}")
+        )
+        indexed = (
+            select(matched.c.id)
+            .order_by(matched.c.id.desc())
+            .limit(literal_limit(limit))
+            .subquery(f"indexed_{walk.name}")
+        )
+        found.append(union_all(select(walked.c.id), select(indexed.c.id)))
+    return found
 
 
 def _matches(
@@ -306,16 +420,16 @@ def _matches(
     which is hundreds of times slower than running it once and looking the matches up by
     primary key.
     """
-    everywhere: ColumnElement[bool]
-    in_title: ColumnElement[bool]
+    recent_ids: SelectBase
+    titled_ids: SelectBase
     if _is_postgresql(session):
-        everywhere = _DOCUMENT.op("@@")(_tsquery(text))
-        in_title = _TITLE_VECTOR.op("@@")(_tsquery(text))
+        recent_ids, titled_ids = _pg_candidates(text, conditions)
     else:
         everywhere = _fts5_match(text)
         in_title = _FTS.c.article_search.match(_title_fts5(text))
-    recent = _newest(session, everywhere, conditions, CANDIDATES).subquery("recent")
-    titled = _newest(session, in_title, conditions, TITLE_CANDIDATES).subquery("titled")
+        recent_ids = _newest(everywhere, conditions, CANDIDATES)
+        titled_ids = _newest(in_title, conditions, TITLE_CANDIDATES)
+    recent, titled = recent_ids.subquery("recent"), titled_ids.subquery("titled")
     candidates = (
         union(select(recent.c.id), select(titled.c.id)).cte("candidates").prefix_with(_MATERIALIZED)
     )
@@ -347,15 +461,25 @@ def _counted(
 ) -> Select[Any]:
     """How many visible articles match, counting no further than :data:`COUNT_LIMIT`.
 
-    Any matches do, not the newest: on PostgreSQL, without an order to keep, the planner
-    reads the GIN bitmap (or a common word's first rows) and stops at the limit, where the
-    walk by id would detoast every document it passes.
+    Any matches do, not the newest. On PostgreSQL the matches are planned as if all of them
+    were wanted (the fence, OFFSET 0, and a join with a one-row CTE keep the limit from
+    reaching that plan), then cut at the limit as they stream: the planner then reads the GIN
+    bitmap, or for a word in a large share of the articles scans and stops early. Planned
+    for the limit, it would scan for a word in one article in twenty, detoasting some 18,000
+    vectors (80 ms at a million articles) where the bitmap finds 1,000 in 20 ms.
     """
     if _is_postgresql(session):
         matching = _DOCUMENT.op("@@")(_tsquery(text))
-        found = select(Article.id).where(matching, *conditions).limit(literal_limit(COUNT_LIMIT))
+        every = (
+            select(Article.id)
+            .where(matching, _unindexed(conditions))
+            .offset(0)
+            .subquery("matching")
+        )
+        whole = select(literal(1).label("one")).cte("whole").prefix_with(_MATERIALIZED)
+        found = select(every.c.id).join_from(every, whole, true()).limit(literal_limit(COUNT_LIMIT))
     else:
-        found = _newest(session, _fts5_match(text), conditions, COUNT_LIMIT)
+        found = _newest(_fts5_match(text), conditions, COUNT_LIMIT)
     return select(func.count()).select_from(found.subquery("found"))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import json
 import re
 import uuid
@@ -651,9 +652,33 @@ async def test_many_writes_leave_an_index_that_matches_the_table(
 # -- bounded ranking (resolvers/search.py: only the newest matches are scored) ---------------
 
 
-@pytest.fixture
-def small_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+# PostgreSQL finds each candidate list by a walk or by the GIN index, as a probe decides
+# (resolvers/search.py, _PgWalk); every path must give the same lists.
+_PATHS = ["probed", "walked", "walk-cut-short", "indexed"]
+
+
+def _force_path(monkeypatch: pytest.MonkeyPatch, path: str) -> None:
+    if path in ("walked", "walk-cut-short"):
+        # Walking always looks cheaper, and sure to end in time.
+        monkeypatch.setattr(search_module, "_WALK_MARGIN", 0)
+        for name in ("_PG_DOCUMENT_WALK", "_PG_TITLE_WALK"):
+            monkeypatch.setattr(
+                search_module, name, dataclasses.replace(getattr(search_module, name), cost=0)
+            )
+    if path == "walk-cut-short":
+        monkeypatch.setattr(search_module, "WALK_ROWS", 1)  # then the index finishes the list
+    if path == "indexed":
+        monkeypatch.setattr(search_module, "_WALK_MARGIN", 10**9)
+
+
+@pytest.fixture(params=_PATHS)
+def small_windows(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, dialect: str
+) -> None:
     """Candidate lists of three matches and two title matches, so a dozen articles exceed them."""
+    if dialect == "sqlite" and request.param != "probed":
+        pytest.skip("SQLite has one path: FTS5 hands its matches over newest first")
+    _force_path(monkeypatch, request.param)
     monkeypatch.setattr(search_module, "CANDIDATES", 3)
     monkeypatch.setattr(search_module, "TITLE_CANDIDATES", 2)
 
@@ -764,6 +789,46 @@ async def test_a_search_costs_two_statements_whatever_the_page_size(
     assert statements.count == 2, statements.statements
 
 
+async def _page_statement(
+    client: httpx.AsyncClient, engine: AsyncEngine, query: str, expected: list[str]
+) -> tuple[str, Any]:
+    """The SQL (and parameters) of the statement that found a search's page."""
+    captured: list[tuple[str, Any]] = []
+
+    def capture(_conn: Connection, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if "ORDER BY" in statement:
+            captured.append((statement, parameters))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", capture)
+    try:
+        assert await _slugs(client, query) == expected
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", capture)
+    [found] = captured
+    return found
+
+
+async def _plan_rows(engine: AsyncEngine, statement: str, parameters: Any) -> dict[str, int]:
+    """Rows each CTE of a PostgreSQL plan returned when the statement ran."""
+    async with engine.connect() as connection:
+        result = await connection.exec_driver_sql(
+            "EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters
+        )
+        plan = result.scalar_one()
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    rows: dict[str, int] = {}
+
+    def visit(node: dict[str, Any]) -> None:
+        name = node.get("Subplan Name", "")
+        if name.startswith("CTE "):
+            rows[name.removeprefix("CTE ")] = node.get("Actual Rows", 0)
+        for child in node.get("Plans", []):
+            visit(child)
+
+    visit(plan[0]["Plan"])
+    return rows
+
+
 async def test_the_search_uses_the_full_text_index(
     client: httpx.AsyncClient, sessionmaker: Sessions, engine: AsyncEngine,
     author: Author, category: Category, dialect: str,
@@ -785,18 +850,7 @@ async def test_the_search_uses_the_full_text_index(
     async with engine.begin() as connection:
         await connection.exec_driver_sql("ANALYZE")
 
-    captured: list[tuple[str, Any]] = []
-
-    def capture(_conn: Connection, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if "ORDER BY" in statement:
-            captured.append((statement, parameters))
-
-    event.listen(engine.sync_engine, "before_cursor_execute", capture)
-    try:
-        assert await _slugs(client, "walrus") == ["rare"]
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", capture)
-    [(statement, parameters)] = captured
+    statement, parameters = await _page_statement(client, engine, "walrus", ["rare"])
     explain = "EXPLAIN QUERY PLAN " if dialect == "sqlite" else "EXPLAIN "
     async with engine.connect() as connection:
         if dialect == "postgresql":
@@ -817,6 +871,39 @@ async def test_the_search_uses_the_full_text_index(
     else:
         assert "ix_articles_search_document" in plan, plan
         assert "Seq Scan" not in plan, plan
+
+
+async def test_postgresql_walks_for_a_common_query_and_reads_the_index_for_a_rare_one(
+    client: httpx.AsyncClient, sessionmaker: Sessions, engine: AsyncEngine,
+    author: Author, category: Category, dialect: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    if dialect != "postgresql":
+        pytest.skip("SQLite has one path: FTS5 hands its matches over newest first")
+    monkeypatch.setattr(search_module, "CANDIDATES", 3)
+    monkeypatch.setattr(search_module, "TITLE_CANDIDATES", 2)
+    await _article(sessionmaker, author, category, "oldest", title="Puffin", days_ago=30)
+    rows = [
+        {
+            "slug": f"news-{n}", "title": f"Tide report {n}", "excerpt": "",
+            "body": "<p>Tide tables.</p>", "status": "published",
+            "published_at": utcnow() - timedelta(minutes=400 - n), "created_at": utcnow(),
+            "updated_at": utcnow(), "version": 1, "word_count": 2,
+            "author_id": author.id, "category_id": category.id,
+        }
+        for n in range(400)
+    ]  # fmt: skip
+    async with sessionmaker.begin() as session:
+        await session.execute(insert(Article), rows)
+    async with engine.begin() as connection:
+        await connection.exec_driver_sql("ANALYZE")
+
+    # Every sampled article says "tide": the walk finds the newest three in three rows.
+    newest = [f"news-{n}" for n in (399, 398, 397)]
+    common = await _plan_rows(engine, *await _page_statement(client, engine, "tide", newest))
+    assert common["walked_document"] == 3 and common["walked_title"] == 2, common
+    # No sampled article says "puffin": nothing is walked, and the GIN index finds the one.
+    rare = await _plan_rows(engine, *await _page_statement(client, engine, "puffin", ["oldest"]))
+    assert rare["walked_document"] == 0 and rare["walked_title"] == 0, rare
 
 
 # -- the migration ---------------------------------------------------------------------------
