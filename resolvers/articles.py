@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from db.models import Article, ArticleSlug, ArticleStatus, ArticleTag, Author, Category, Tag
-from resolvers.categories import subtree
+from resolvers.categories import in_subtree, subtree
 from resolvers.errors import BadUserInput, Unauthenticated
 from resolvers.listings import could_be_slug
 from resolvers.pagination import Page, PageRequest, SortKey, literal_limit
@@ -28,6 +28,7 @@ __all__ = [
     "article_counts",
     "article_pages",
     "filter_conditions",
+    "narrowing",
     "sort_key",
     "visibility",
 ]
@@ -127,16 +128,23 @@ def _lists_drafts(article_filter: ArticleFilter | None, viewer: Viewer) -> bool:
 def filter_conditions(
     article_filter: ArticleFilter | None, viewer: Viewer, now: datetime
 ) -> list[ColumnElement[bool]]:
+    """The visibility rule, then the filter's own conditions (:func:`narrowing`)."""
+    statuses = article_filter.statuses if article_filter is not None else None
+    return [visibility(viewer, now, statuses), *narrowing(article_filter)]
+
+
+def narrowing(article_filter: ArticleFilter | None) -> list[ColumnElement[bool]]:
+    """What the filter itself asks for (category subtree, author, tags, dates)."""
     if article_filter is None:
-        return [visibility(viewer, now)]
+        return []
     f = article_filter
-    conditions = [visibility(viewer, now, f.statuses)]
     slugs = [f.category_slug, f.author_slug, *(f.tag_slugs or ())]
     if not all(could_be_slug(slug) for slug in slugs if slug is not None):
-        return [*conditions, false()]
+        return [false()]
+    conditions: list[ColumnElement[bool]] = []
     if f.category_slug is not None:
-        tree = subtree(select(Category.id).where(Category.slug == f.category_slug))
-        conditions.append(Article.category_id.in_(select(tree.c.category_id)))
+        root = select(Category.id).where(Category.slug == f.category_slug)
+        conditions.append(in_subtree(Article.category_id, root))
     if f.author_slug is not None:
         author = select(Author.id).where(Author.slug == f.author_slug).scalar_subquery()
         conditions.append(Article.author_id == author)
