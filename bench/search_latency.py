@@ -1,11 +1,12 @@
-"""Latency of ``search`` against a loaded database: single-word and multi-word queries.
+"""Latency of ``search`` against a loaded database: single-word, multi-word and filtered.
 
     python bench/search_latency.py --database-url sqlite+aiosqlite:///bench.db [--requests 200]
 
 Load a corpus first (``masthead db upgrade`` then ``masthead import FILE``; the generator is
 ../shared/corpus/generate.py). Queries are words of the titles of public articles drawn at
 random (seeded), so every query finds something and common words weigh as often as they
-occur: one word, or two or three consecutive words of one title. Requests go through the
+occur: one word, or two or three consecutive words of one title, or one word searched in
+the category of the article whose title it came from. Requests go through the
 real ASGI app in-process, one at a time, asking for what a results page shows: ten hits with
 score, highlights and title, and the total count. A benchmark, not a test.
 
@@ -30,13 +31,13 @@ from sqlalchemy import event, func, select
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.latency import percentile, served
-from db.models import Article, utcnow
+from db.models import Article, Category, utcnow
 from masthead.app import create_app
 from masthead.settings import Settings
 
 SEARCH_PAGE = """
-query SearchPage($query: String!) {
-  search(query: $query, first: 10) {
+query SearchPage($query: String!, $filter: ArticleFilter) {
+  search(query: $query, first: 10, filter: $filter) {
     totalCount
     pageInfo { hasNextPage endCursor }
     edges { score highlights node { slug title publishedAt } }
@@ -51,20 +52,32 @@ _STOP = frozenset(
 _WORD = re.compile(r"[A-Za-z]{3,}")
 
 
-def _queries(titles: list[str], requests: int, rng: random.Random) -> dict[str, list[str]]:
-    single: list[str] = []
-    multi: list[str] = []
-    while len(single) < requests or len(multi) < requests:
-        words = [w for w in _WORD.findall(rng.choice(titles)) if w.lower() not in _STOP]
+Query = tuple[str, dict[str, str] | None]  # the words, and the filter if any
+
+
+def _queries(
+    titles: list[tuple[str, str]], requests: int, rng: random.Random
+) -> dict[str, list[Query]]:
+    """From (title, category slug) pairs: words alone, and one word in the title's category."""
+    single: list[Query] = []
+    multi: list[Query] = []
+    filtered: list[Query] = []
+    while min(len(single), len(multi), len(filtered)) < requests:
+        title, category = rng.choice(titles)
+        words = [w for w in _WORD.findall(title) if w.lower() not in _STOP]
         if not words:
             continue
-        if len(single) < requests:
-            single.append(rng.choice(words))
-        if len(multi) < requests and len(words) >= 2:
+        single.append((rng.choice(words), None))
+        filtered.append((rng.choice(words), {"categorySlug": category}))
+        if len(words) >= 2:
             size = rng.choice((2, 3)) if len(words) >= 3 else 2
             start = rng.randrange(len(words) - size + 1)
-            multi.append(" ".join(words[start : start + size]))
-    return {"single word": single, "multi-word": multi}
+            multi.append((" ".join(words[start : start + size]), None))
+    return {
+        "single word": single[:requests],
+        "multi-word": multi[:requests],
+        "one word, in a category": filtered[:requests],
+    }
 
 
 async def _run(database_url: str, requests: int, seed: int) -> list[dict[str, Any]]:
@@ -77,24 +90,28 @@ async def _run(database_url: str, requests: int, seed: int) -> list[dict[str, An
         public = Article.is_public(utcnow())
         total = await session.scalar(select(func.count()).select_from(Article).where(public)) or 0
         # Every 50th public article: a spread sample without reading every title.
-        titles = list(
-            await session.scalars(
-                select(Article.title).where(public, Article.id % 50 == 7).order_by(Article.id)
+        titles = [
+            (title, category)
+            for title, category in await session.execute(
+                select(Article.title, Category.slug)
+                .join(Category, Category.id == Article.category_id)
+                .where(public, Article.id % 50 == 7)
+                .order_by(Article.id)
             )
-        )
+        ]
     queries = _queries(titles, requests, rng)
     results = []
     async with served(app) as client:
         for name, texts in queries.items():
-            for text in texts[:20]:  # fill caches and asyncpg's statement cache
-                await client.post(
-                    "/graphql", json={"query": SEARCH_PAGE, "variables": {"query": text}}
-                )
+            for text, search_filter in texts[:20]:  # fill caches and the statement cache
+                variables = {"query": text, "filter": search_filter}
+                await client.post("/graphql", json={"query": SEARCH_PAGE, "variables": variables})
             samples: list[float] = []
             matches: list[int] = []
             statements.clear()
-            for text in texts:
-                payload = {"query": SEARCH_PAGE, "variables": {"query": text}}
+            for text, search_filter in texts:
+                variables = {"query": text, "filter": search_filter}
+                payload = {"query": SEARCH_PAGE, "variables": variables}
                 start = time.perf_counter()
                 response = await client.post("/graphql", json=payload)
                 samples.append((time.perf_counter() - start) * 1000)
