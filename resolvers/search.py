@@ -128,6 +128,9 @@ PROBE_ROWS = 300
 WALK_ROWS = 50_000
 # A walk is chosen only when the sample says it needs at most a third of WALK_ROWS.
 _WALK_MARGIN = 3
+# A walk's cost per row read relative to the bitmap's per match visited, at a million
+# articles with the vectors in the row (migration 0004): 1.3 to 1.9 us against 5.8 us.
+_WALK_COST = 0.3
 
 # Words as both tokenizers see them: runs of letters and digits (unicode61's default token
 # characters; PostgreSQL's parser splits on the same punctuation for plain words).
@@ -308,12 +311,13 @@ class _PgWalk:
     of a multi-word query by multiplying its words' shares, as if they were independent;
     in news they are not ("border checks", or all the words of a recurring headline), and
     the estimate can be a hundred times too low. It then reads the bitmap: at a million
-    articles 60,000 heap visits, 300 ms, where the walk needed 7,000 rows and 37 ms.
+    articles 60,000 heap visits, 300 ms, where the walk needed 7,000 rows and 37 ms
+    (before migration 0004 moved the vectors into the row; now some 12 ms).
 
     So the statement measures the share itself: ``probe`` counts the matches among the
     newest :data:`PROBE_ROWS` visible articles (a millisecond). The candidates come from a
-    walk where it is cheaper, ``share² * articles >= limit * cost`` (``cost``: the walk's
-    cost per row read relative to the bitmap's per match), and sure to end well inside
+    walk where it is cheaper, ``share² * articles >= limit * cost`` (:data:`_WALK_COST`: the
+    walk's cost per row read relative to the bitmap's per match), and sure to end well inside
     :data:`WALK_ROWS`. The walk is a subquery ordered by id and cut at :data:`WALK_ROWS`, so
     the planner cannot reorder it, with ``@@`` checked above it. Otherwise, or if the walk
     finds fewer than ``limit`` (the sample misled), they come from the GIN bitmap, sorted.
@@ -326,14 +330,10 @@ class _PgWalk:
 
     vector: ColumnElement[Any]
     name: str
-    # The walk's cost per row read relative to the bitmap's per match: the document's
-    # vector is detoasted (some 5.6 µs a row at a million articles, about what a heap visit
-    # costs); a title's small vector is stored inline (0.8 µs).
-    cost: float
 
 
-_PG_DOCUMENT_WALK = _PgWalk(_DOCUMENT, "document", 1.0)
-_PG_TITLE_WALK = _PgWalk(_TITLE_VECTOR, "title", 0.15)
+_PG_DOCUMENT_WALK = _PgWalk(_DOCUMENT, "document")
+_PG_TITLE_WALK = _PgWalk(_TITLE_VECTOR, "title")
 _PG_WALKS = (_PG_DOCUMENT_WALK, _PG_TITLE_WALK)
 
 
@@ -383,7 +383,7 @@ def _pg_candidates(
     for walk, limit in ((_PG_DOCUMENT_WALK, CANDIDATES), (_PG_TITLE_WALK, TITLE_CANDIDATES)):
         share = probe.c[walk.name]
         # Cheaper than the bitmap, and sure to end well inside the span.
-        cheaper = share * share * probe.c.articles >= limit * walk.cost * probe.c.rows**2
+        cheaper = share * share * probe.c.articles >= limit * _WALK_COST * probe.c.rows**2
         ends_early = share * WALK_ROWS >= _WALK_MARGIN * limit * probe.c.rows
         worth_walking = select(and_(cheaper, ends_early)).scalar_subquery()
         walked = (

@@ -30,11 +30,16 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+_VECTORS = ("search_document", "search_title")
+
+
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute("ALTER TABLE articles ALTER COLUMN search_document SET STORAGE MAIN")
+        for column in _VECTORS:
+            op.execute(f"ALTER TABLE articles ALTER COLUMN {column} SET STORAGE MAIN")
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute("ALTER TABLE articles ALTER COLUMN search_document SET STORAGE EXTENDED")
+        for column in _VECTORS:
+            op.execute(f"ALTER TABLE articles ALTER COLUMN {column} SET STORAGE EXTENDED")
