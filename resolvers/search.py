@@ -122,12 +122,12 @@ CANDIDATES = 500
 TITLE_CANDIDATES = 100
 # Where totalCount stops counting: each article counted is checked row by row.
 COUNT_LIMIT = 1_000
-# PostgreSQL (see _PgWalk): the newest visible articles sampled to measure a query's share,
-# and how far a walk for candidates reads before it leaves them to the index.
-PROBE_ROWS = 300
-WALK_ROWS = 50_000
-# A walk is chosen only when the sample says it needs at most a third of WALK_ROWS.
-_WALK_MARGIN = 3
+# PostgreSQL (see _PgWalk): how many of the newest ids are sampled to measure a query's
+# share, and how many a walk for candidates reads before it leaves them to the index.
+PROBE_IDS = 1_000
+WALK_ROWS = 100_000
+# A walk is chosen only when the sample says it needs at most half of WALK_ROWS.
+_WALK_MARGIN = 2
 # A walk's cost per row read relative to the bitmap's per match visited, at a million
 # articles with the vectors in the row (migration 0004): 1.3 to 1.9 us against 5.8 us.
 _WALK_COST = 0.3
@@ -314,14 +314,17 @@ class _PgWalk:
     articles 60,000 heap visits, 300 ms, where the walk needed 7,000 rows and 37 ms
     (before migration 0004 moved the vectors into the row; now some 12 ms).
 
-    So the statement measures the share itself: ``probe`` counts the matches among the
-    newest :data:`PROBE_ROWS` visible articles (a millisecond). The candidates come from a
-    walk where it is cheaper, ``share² * articles >= limit * cost`` (:data:`_WALK_COST`: the
-    walk's cost per row read relative to the bitmap's per match), and sure to end well inside
-    :data:`WALK_ROWS`. The walk is a subquery ordered by id and cut at :data:`WALK_ROWS`, so
-    the planner cannot reorder it, with ``@@`` checked above it. Otherwise, or if the walk
-    finds fewer than ``limit`` (the sample misled), they come from the GIN bitmap, sorted.
-    A one-time filter on each side skips the other, all in one statement.
+    So the statement measures the share itself: ``probe`` counts the articles among the
+    newest :data:`PROBE_IDS` ids that match and pass the filter (a millisecond or two). The
+    share is that count over the ids, so a narrow filter makes it small, as it makes a walk
+    long. The candidates come from a walk where that is cheaper,
+    ``share² * articles >= limit * cost`` (:data:`_WALK_COST`: the walk's cost per row read
+    relative to the bitmap's per match visited), and sure to end well inside the newest
+    :data:`WALK_ROWS` ids. The walk is a subquery ordered by id and cut at those ids, so the
+    planner cannot reorder it and a narrow filter cannot make it read the whole table, with
+    ``@@`` checked above it. Otherwise, or if the walk finds fewer than ``limit`` (the sample
+    misled), they come from the GIN bitmap, sorted. A one-time filter on each side skips
+    the other, all in one statement.
 
     The planner is not trusted with the bitmap side either: it does not count detoasting a
     vector per row walked, so it walks for a query in one article in a hundred, reading
@@ -357,16 +360,20 @@ def _pg_candidates(
 ) -> list[CompoundSelect[Any]]:
     """The ``recent`` and ``titled`` candidate ids on PostgreSQL (see :class:`_PgWalk`)."""
     query = _tsquery(text)
+    articles = select(func.max(Article.id)).scalar_subquery()
     newest = (
         select(Article.id, *(walk.vector.label(walk.name) for walk in _PG_WALKS))
         .where(*conditions)
         .order_by(Article.id.desc())
     )
-    sample = newest.limit(literal_limit(PROBE_ROWS)).subquery("sample")
-    articles = select(func.max(Article.id)).scalar_subquery()
+    # The newest PROBE_IDS ids, and which of them match and pass the filter.
+    sample = (
+        newest.where(Article.id > articles - PROBE_IDS)
+        .limit(literal_limit(PROBE_IDS))
+        .subquery("sample")
+    )
     probe = (
         select(
-            cast(func.count(), Double).label("rows"),
             cast(articles, Double).label("articles"),
             *(
                 cast(func.count().filter(sample.c[walk.name].op("@@")(query)), Double).label(
@@ -378,13 +385,19 @@ def _pg_candidates(
         .cte("probe")
         .prefix_with(_MATERIALIZED)
     )
-    span = newest.limit(literal_limit(WALK_ROWS)).subquery("span")
+    # The newest WALK_ROWS ids, whatever share of them the filter passes.
+    span = (
+        newest.where(Article.id > articles - WALK_ROWS)
+        .limit(literal_limit(WALK_ROWS))
+        .subquery("span")
+    )
     found: list[CompoundSelect[Any]] = []
     for walk, limit in ((_PG_DOCUMENT_WALK, CANDIDATES), (_PG_TITLE_WALK, TITLE_CANDIDATES)):
-        share = probe.c[walk.name]
+        # The share of all articles (by id) that match and pass the filter.
+        share = probe.c[walk.name] / PROBE_IDS
         # Cheaper than the bitmap, and sure to end well inside the span.
-        cheaper = share * share * probe.c.articles >= limit * _WALK_COST * probe.c.rows**2
-        ends_early = share * WALK_ROWS >= _WALK_MARGIN * limit * probe.c.rows
+        cheaper = share * share * probe.c.articles >= limit * _WALK_COST
+        ends_early = share * WALK_ROWS >= _WALK_MARGIN * limit
         worth_walking = select(and_(cheaper, ends_early)).scalar_subquery()
         walked = (
             select(span.c.id)
