@@ -126,6 +126,7 @@ COUNT_LIMIT = 1_000
 # share, and how many a walk for candidates reads before it leaves them to the index.
 PROBE_IDS = 1_000
 WALK_ROWS = 100_000
+_WALK_SLICE = 1_000
 # A walk is chosen only when the sample says it needs at most half of WALK_ROWS.
 _WALK_MARGIN = 2
 # A walk's cost per row read relative to the bitmap's per match visited, at a million
@@ -342,14 +343,16 @@ _PG_WALKS = (_PG_DOCUMENT_WALK, _PG_TITLE_WALK)
 
 def _unindexed(conditions: Sequence[ColumnElement[bool]]) -> list[ColumnElement[bool]]:
     """PostgreSQL: ``conditions`` (as :func:`filter_conditions` gives them, the visibility
-    rule first) with the rule kept off every index, for rows the GIN bitmap finds.
+    rule first) with the rule kept off every index.
 
     Once a statement has run five times (a popular search), PostgreSQL may switch to a
     generic plan, which cannot see the time the rule compares with and guesses that a sixth
-    of the articles are public. It then ANDs the GIN bitmap with a bitmap of the (status,
-    published_at) index: at a million articles that index bitmap alone took 110 ms.
-    ``IS true`` leaves the rule unchanged in a WHERE but matches no index. The filter's
-    own conditions stay indexable: a category's index narrows the bitmap usefully.
+    of the articles are public. It then ANDed the GIN bitmap with a bitmap of the (status,
+    published_at) index (at a million articles that index bitmap alone took 110 ms), and
+    read the newest articles through that index and sorted them by id instead of walking
+    the primary key (40 ms at 10k, where the walk takes 3). ``IS true`` leaves the rule
+    unchanged in a WHERE but matches no index. The filter's own conditions stay indexable:
+    a category's index narrows the bitmap usefully.
     """
     rule, *narrowing = conditions
     return [rule.is_(true()), *narrowing]
@@ -361,14 +364,20 @@ def _pg_candidates(
     """The ``recent`` and ``titled`` candidate ids on PostgreSQL (see :class:`_PgWalk`)."""
     query = _tsquery(text)
     articles = select(func.max(Article.id)).scalar_subquery()
-    newest = (
-        select(Article.id, *(walk.vector.label(walk.name) for walk in _PG_WALKS))
-        .where(*conditions)
-        .order_by(Article.id.desc())
-    )
-    # The newest PROBE_IDS ids, and which of them match and pass the filter.
+
+    def newest(ids: int) -> Select[Any]:
+        """The articles among the newest ``ids`` ids that pass the filter, with vectors."""
+        vectors = (walk.vector.label(walk.name) for walk in _PG_WALKS)
+        return select(Article.id, *vectors).where(
+            *_unindexed(conditions), Article.id > articles - ids
+        )
+
+    # The newest PROBE_IDS ids, and which of them match and pass the filter. The order and
+    # limit change nothing but the plan: told how few rows it reads (the bound on ids is
+    # a parameter to it), the planner walks the primary key instead of starting workers.
     sample = (
-        newest.where(Article.id > articles - PROBE_IDS)
+        newest(PROBE_IDS)
+        .order_by(Article.id.desc())
         .limit(literal_limit(PROBE_IDS))
         .subquery("sample")
     )
@@ -385,11 +394,19 @@ def _pg_candidates(
         .cte("probe")
         .prefix_with(_MATERIALIZED)
     )
-    # The newest WALK_ROWS ids, whatever share of them the filter passes.
+    # The newest WALK_ROWS ids, whatever share of them the filter passes, newest first: in
+    # slices of _WALK_SLICE ids taken in turn (a nested loop over a series, so the order is
+    # the plan's own), because asked for all of them ordered at once the planner may read
+    # them through a bitmap and sort them, which costs the whole span before the first row.
+    slices = func.generate_series(0, WALK_ROWS // _WALK_SLICE - 1)
+    offsets = slices.table_valued("n").render_derived(name="slice")
+    top = articles - offsets.c.n * _WALK_SLICE
     span = (
-        newest.where(Article.id > articles - WALK_ROWS)
-        .limit(literal_limit(WALK_ROWS))
-        .subquery("span")
+        newest(WALK_ROWS)
+        .where(Article.id <= top, Article.id > top - _WALK_SLICE)
+        .order_by(Article.id.desc())
+        .offset(0)  # a fence: @@ pushed into a slice would be a GIN bitmap per slice
+        .lateral("span")
     )
     found: list[CompoundSelect[Any]] = []
     for walk, limit in ((_PG_DOCUMENT_WALK, CANDIDATES), (_PG_TITLE_WALK, TITLE_CANDIDATES)):
@@ -401,6 +418,8 @@ def _pg_candidates(
         worth_walking = select(and_(cheaper, ends_early)).scalar_subquery()
         walked = (
             select(span.c.id)
+            .select_from(offsets)
+            .join(span, true())
             .where(span.c[walk.name].op("@@")(query), worth_walking)
             .limit(literal_limit(limit))
             .cte(f"walked_{walk.name}")
