@@ -116,8 +116,8 @@ MAX_HIGHLIGHTS = 3
 # newest TITLE_CANDIDATES whose title holds every word. Big enough that a results page rarely
 # reaches past them (title matches rank first, and five pages of them are kept), small
 # enough that finding and scoring them costs a few milliseconds: on PostgreSQL each row
-# walked costs a detoasted document (some 3 microseconds; the titles' small vectors far
-# less), so a word in one article in ten is 500 matches within some 5,000 rows.
+# walked costs reading its vector (1 to 2 microseconds at a million articles, the vectors in
+# the row), so a word in one article in ten is 500 matches within some 5,000 rows.
 CANDIDATES = 500
 TITLE_CANDIDATES = 100
 # Where totalCount stops counting: each article counted is checked row by row.
@@ -126,7 +126,8 @@ COUNT_LIMIT = 1_000
 # share, and how many a walk for candidates reads before it leaves them to the index.
 PROBE_IDS = 1_000
 WALK_ROWS = 100_000
-_WALK_SLICE = 5000
+# The walk reads its ids in slices this long, one after another (see _pg_candidates).
+_WALK_SLICE = 5_000
 # A walk is chosen only when the sample says it needs at most half of WALK_ROWS.
 _WALK_MARGIN = 2
 # A walk's cost per row read relative to the bitmap's per match visited, at a million
