@@ -28,7 +28,6 @@ __all__ = [
     "article_counts",
     "article_pages",
     "filter_conditions",
-    "narrowing",
     "sort_key",
     "visibility",
 ]
@@ -128,12 +127,12 @@ def _lists_drafts(article_filter: ArticleFilter | None, viewer: Viewer) -> bool:
 def filter_conditions(
     article_filter: ArticleFilter | None, viewer: Viewer, now: datetime
 ) -> list[ColumnElement[bool]]:
-    """The visibility rule, then the filter's own conditions (:func:`narrowing`)."""
+    """The visibility rule, then the filter's own conditions (:func:`_narrowing`)."""
     statuses = article_filter.statuses if article_filter is not None else None
-    return [visibility(viewer, now, statuses), *narrowing(article_filter)]
+    return [visibility(viewer, now, statuses), *_narrowing(article_filter)]
 
 
-def narrowing(article_filter: ArticleFilter | None) -> list[ColumnElement[bool]]:
+def _narrowing(article_filter: ArticleFilter | None) -> list[ColumnElement[bool]]:
     """What the filter itself asks for (category subtree, author, tags, dates)."""
     if article_filter is None:
         return []

@@ -23,7 +23,7 @@ FTS5 streams a query's rowids newest first, each looked up by primary key until 
 the filter; on PostgreSQL a walk of the primary key backwards checking ``@@`` row by row,
 which for a common query stops after a few thousand rows, or for a rarer one the GIN bitmap
 with its few matches sorted. Which of the two is measured in the statement itself, not left
-to the planner's estimate (see :class:`_PgWalk`); migration 0003 stores the titles' vectors
+to the planner's estimate (see :func:`_pg_candidates`); migration 0003 stores the titles' vectors
 apart, with their own GIN index. Within the candidates the ranking is exact, with the same
 scores as before, and cursors are keyset positions in that ranking.
 
@@ -122,7 +122,7 @@ CANDIDATES = 500
 TITLE_CANDIDATES = 100
 # Where totalCount stops counting: each article counted is checked row by row.
 COUNT_LIMIT = 1_000
-# PostgreSQL (see _PgWalk): how many of the newest ids are sampled to measure a query's
+# PostgreSQL (see _pg_candidates): how many of the newest ids are sampled to measure a query's
 # share, and how many a walk for candidates reads before it leaves them to the index.
 PROBE_IDS = 1_000
 WALK_ROWS = 100_000
@@ -303,43 +303,8 @@ def _newest(
     return statement.order_by(_FTS.c.rowid.desc()).limit(literal_limit(limit))
 
 
-@dataclass(frozen=True)
-class _PgWalk:
-    """PostgreSQL: the newest matches of one vector, by a walk or by the index, chosen here.
-
-    The planner chooses between walking the primary key backwards (checking ``@@`` row by
-    row until ``limit`` match: about ``limit / share`` rows) and reading the GIN bitmap
-    (visiting every match, ``share * articles`` rows, then sorting). It estimates the share
-    of a multi-word query by multiplying its words' shares, as if they were independent;
-    in news they are not ("border checks", or all the words of a recurring headline), and
-    the estimate can be a hundred times too low. It then reads the bitmap: at a million
-    articles 60,000 heap visits, 300 ms, where the walk needed 7,000 rows and 37 ms
-    (before migration 0004 moved the vectors into the row; now some 12 ms).
-
-    So the statement measures the share itself: ``probe`` counts the articles among the
-    newest :data:`PROBE_IDS` ids that match and pass the filter (a millisecond or two). The
-    share is that count over the ids, so a narrow filter makes it small, as it makes a walk
-    long. The candidates come from a walk where that is cheaper,
-    ``share² * articles >= limit * cost`` (:data:`_WALK_COST`: the walk's cost per row read
-    relative to the bitmap's per match visited), and sure to end well inside the newest
-    :data:`WALK_ROWS` ids. The walk is a subquery ordered by id and cut at those ids, so the
-    planner cannot reorder it and a narrow filter cannot make it read the whole table, with
-    ``@@`` checked above it. Otherwise, or if the walk finds fewer than ``limit`` (the sample
-    misled), they come from the GIN bitmap, sorted. A one-time filter on each side skips
-    the other, all in one statement.
-
-    The planner is not trusted with the bitmap side either: it does not count detoasting a
-    vector per row walked, so it walks for a query in one article in a hundred, reading
-    tens of thousands of rows (400 ms) where the bitmap visits a few thousand (30 ms).
-    """
-
-    vector: ColumnElement[Any]
-    name: str
-
-
-_PG_DOCUMENT_WALK = _PgWalk(_DOCUMENT, "document")
-_PG_TITLE_WALK = _PgWalk(_TITLE_VECTOR, "title")
-_PG_WALKS = (_PG_DOCUMENT_WALK, _PG_TITLE_WALK)
+# PostgreSQL: the vectors candidates are found in, by the name their columns take.
+_PG_VECTORS: dict[str, ColumnElement[Any]] = {"document": _DOCUMENT, "title": _TITLE_VECTOR}
 
 
 def _unindexed(conditions: Sequence[ColumnElement[bool]]) -> list[ColumnElement[bool]]:
@@ -362,13 +327,37 @@ def _unindexed(conditions: Sequence[ColumnElement[bool]]) -> list[ColumnElement[
 def _pg_candidates(
     text: SearchText, conditions: Sequence[ColumnElement[bool]]
 ) -> list[CompoundSelect[Any]]:
-    """The ``recent`` and ``titled`` candidate ids on PostgreSQL (see :class:`_PgWalk`)."""
+    """PostgreSQL: the ``recent`` and ``titled`` candidate ids, by a walk or by the index.
+
+    The planner chooses between walking the primary key backwards (checking ``@@`` row by
+    row until ``limit`` match: about ``limit / share`` rows) and reading the GIN bitmap
+    (visiting every match, ``share * articles`` rows, then sorting). It estimates the share
+    of a multi-word query by multiplying its words' shares, as if they were independent;
+    in news they are not ("border checks", or all the words of a recurring headline), and
+    the estimate can be a hundred times too low. It then reads the bitmap: at a million
+    articles 60,000 heap visits, 300 ms, where the walk needed 7,000 rows (37 ms with the
+    vectors out of line, some 12 ms since migration 0004). Nor does it count reading a
+    vector per row walked, so for a rarer query it may walk far where the bitmap is cheap.
+
+    So the statement measures the share itself: ``probe`` counts the articles among the
+    newest :data:`PROBE_IDS` ids that match and pass the filter (a millisecond or two). The
+    share is that count over the ids, so a narrow filter makes it small, as it makes a walk
+    long. The candidates come from a walk where that is cheaper,
+    ``share² * articles >= limit * cost`` (:data:`_WALK_COST`: the walk's cost per row read
+    relative to the bitmap's per match visited), and sure to end well inside the newest
+    :data:`WALK_ROWS` ids. The walk reads those ids in slices, newest first, with ``@@``
+    checked above each slice, so the planner can neither reorder it nor, with a narrow
+    filter, make it read the whole table. Otherwise, or if the walk finds fewer than
+    ``limit`` (the sample misled), they come from the GIN bitmap, fenced so the planner
+    cannot turn it back into a walk, then sorted. A one-time filter on each side skips the
+    other, all in one statement.
+    """
     query = _tsquery(text)
     articles = select(func.max(Article.id)).scalar_subquery()
 
     def newest(ids: int) -> Select[Any]:
         """The articles among the newest ``ids`` ids that pass the filter, with vectors."""
-        vectors = (walk.vector.label(walk.name) for walk in _PG_WALKS)
+        vectors = (vector.label(name) for name, vector in _PG_VECTORS.items())
         return select(Article.id, *vectors).where(
             *_unindexed(conditions), Article.id > articles - ids
         )
@@ -386,10 +375,8 @@ def _pg_candidates(
         select(
             cast(articles, Double).label("articles"),
             *(
-                cast(func.count().filter(sample.c[walk.name].op("@@")(query)), Double).label(
-                    walk.name
-                )
-                for walk in _PG_WALKS
+                cast(func.count().filter(sample.c[name].op("@@")(query)), Double).label(name)
+                for name in _PG_VECTORS
             ),
         )
         .cte("probe")
@@ -410,9 +397,9 @@ def _pg_candidates(
         .lateral("span")
     )
     found: list[CompoundSelect[Any]] = []
-    for walk, limit in ((_PG_DOCUMENT_WALK, CANDIDATES), (_PG_TITLE_WALK, TITLE_CANDIDATES)):
+    for name, limit in (("document", CANDIDATES), ("title", TITLE_CANDIDATES)):
         # The share of all articles (by id) that match and pass the filter.
-        share = probe.c[walk.name] / PROBE_IDS
+        share = probe.c[name] / PROBE_IDS
         # Cheaper than the bitmap, and sure to end well inside the span.
         cheaper = share * share * probe.c.articles >= limit * _WALK_COST
         ends_early = share * WALK_ROWS >= _WALK_MARGIN * limit
@@ -421,26 +408,25 @@ def _pg_candidates(
             select(span.c.id)
             .select_from(offsets)
             .join(span, true())
-            .where(span.c[walk.name].op("@@")(query), worth_walking)
+            .where(span.c[name].op("@@")(query), worth_walking)
             .limit(literal_limit(limit))
-            .cte(f"walked_{walk.name}")
+            .cte(f"walked_{name}")
             .prefix_with(_MATERIALIZED)
         )
         short = select(func.count()).select_from(walked).scalar_subquery() < limit
         # Every match from the GIN bitmap, then the newest: the fence (OFFSET 0) keeps the
-        # planner from walking the primary key instead, which it costs too cheaply (it does
-        # not count detoasting a vector per row).
+        # planner from walking the primary key instead, which it costs too cheaply.
         matched = (
             select(Article.id)
-            .where(walk.vector.op("@@")(query), *_unindexed(conditions), short)
+            .where(_PG_VECTORS[name].op("@@")(query), *_unindexed(conditions), short)
             .offset(0)
-            .subquery(f"matched_{walk.name}")
+            .subquery(f"matched_{name}")
         )
         indexed = (
             select(matched.c.id)
             .order_by(matched.c.id.desc())
             .limit(literal_limit(limit))
-            .subquery(f"indexed_{walk.name}")
+            .subquery(f"indexed_{name}")
         )
         found.append(union_all(select(walked.c.id), select(indexed.c.id)))
     return found

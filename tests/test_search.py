@@ -652,7 +652,7 @@ async def test_many_writes_leave_an_index_that_matches_the_table(
 
 
 # PostgreSQL finds each candidate list by a walk or by the GIN index, as a probe decides
-# (resolvers/search.py, _PgWalk); every path must give the same lists.
+# (resolvers/search.py, _pg_candidates); every path must give the same lists.
 _PATHS = ["probed", "walked", "walk-cut-short", "indexed"]
 
 
