@@ -29,9 +29,9 @@ from bench.latency import percentile, served
 from db.models import ApiToken, Article, Author, Category, Tag
 from masthead.app import create_app
 from masthead.settings import Settings
+from resolvers.access.tokens import create_token
+from resolvers.access.viewer import Role
 from resolvers.global_ids import encode_global_id
-from resolvers.tokens import create_token
-from resolvers.viewer import Role
 
 CREATE = """
 mutation Create($input: CreateArticleInput!) {

@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.latency import percentile, served
 from db.models import Article, Category, utcnow
 from masthead.app import create_app
+from masthead.examples import ARTICLE_PAGE, CATEGORY_PAGE, HOME
 from masthead.settings import Settings
-from tests.reference_operations import ARTICLE_PAGE, CATEGORY_PAGE, HOME
 
 
 async def _run(database_url: str, requests: int, seed: int) -> list[dict[str, Any]]:

@@ -65,7 +65,7 @@ async def _with_database(
 
 
 def _batch_size(value: str) -> int:
-    from resolvers.corpus_import import MAX_BATCH_SIZE
+    from masthead.corpus.importer import MAX_BATCH_SIZE
 
     size = int(value)
     if not 1 <= size <= MAX_BATCH_SIZE:
@@ -76,7 +76,7 @@ def _batch_size(value: str) -> int:
 def _import(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
-    from resolvers.corpus_import import CorpusError, import_corpus
+    from masthead.corpus.importer import CorpusError, import_corpus
 
     with contextlib.ExitStack() as stack:
         stream: BinaryIO = sys.stdin.buffer
@@ -123,7 +123,7 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _export(args: argparse.Namespace, settings: Settings) -> int:
-    from resolvers.corpus_export import export_corpus
+    from masthead.corpus.exporter import export_corpus
 
     if args.file == "-":
         out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="\n")
@@ -156,8 +156,8 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
-    from resolvers.corpus_import import CorpusError
-    from resolvers.demo_content import load_demo
+    from masthead.corpus.demo import load_demo
+    from masthead.corpus.importer import CorpusError
 
     try:
         loaded = asyncio.run(
@@ -176,8 +176,8 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _token_create(args: argparse.Namespace, settings: Settings) -> int:
-    from resolvers.tokens import TokenError, create_token
-    from resolvers.viewer import Role
+    from resolvers.access.tokens import TokenError, create_token
+    from resolvers.access.viewer import Role
 
     async def create(sessionmaker: async_sessionmaker[AsyncSession]) -> str:
         async with sessionmaker.begin() as session:
@@ -200,7 +200,7 @@ def _token_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _token_list(_args: argparse.Namespace, settings: Settings) -> int:
-    from resolvers.tokens import TokenSummary, list_tokens
+    from resolvers.access.tokens import TokenSummary, list_tokens
 
     async def summaries(sessionmaker: async_sessionmaker[AsyncSession]) -> list[TokenSummary]:
         async with sessionmaker() as session:
@@ -226,7 +226,7 @@ def _token_list(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _token_revoke(args: argparse.Namespace, settings: Settings) -> int:
-    from resolvers.tokens import revoke_token
+    from resolvers.access.tokens import revoke_token
 
     async def revoke(sessionmaker: async_sessionmaker[AsyncSession]) -> bool:
         async with sessionmaker.begin() as session:

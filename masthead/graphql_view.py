@@ -21,8 +21,8 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 
 from masthead.settings import Settings
-from resolvers.tokens import authenticate
-from resolvers.viewer import ANONYMOUS, Viewer
+from resolvers.access.tokens import authenticate
+from resolvers.access.viewer import ANONYMOUS, Viewer
 from schema.context import Context
 from schema.schema import build_schema
 

@@ -16,18 +16,18 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Article, ArticleTag, Author, Base, Category, Tag
-from resolvers import categories
-from resolvers.articles import (
+from resolvers.access.viewer import Viewer
+from resolvers.articles.reads import (
     ArticleFilter,
     ArticleOrder,
     ArticleScope,
     article_counts,
     article_pages,
 )
+from resolvers.articles.related_posts import related_posts
 from resolvers.pagination import Page, PageRequest
 from resolvers.read_sessions import ReadSessions
-from resolvers.related_posts import related_posts
-from resolvers.viewer import Viewer
+from resolvers.taxonomy import categories
 
 __all__ = ["ArticleCountKey", "ArticlePageKey", "Batches"]
 

@@ -14,10 +14,10 @@ from starlette.websockets import WebSocket
 from strawberry.dataloader import DataLoader
 
 from db.models import Article, Author, Category, Tag, utcnow
+from resolvers.access.viewer import Viewer
 from resolvers.loaders import ArticleCountKey, ArticlePageKey, Batches
 from resolvers.pagination import Page
 from resolvers.read_sessions import ReadSessions
-from resolvers.viewer import Viewer
 
 __all__ = ["Context", "Loaders"]
 

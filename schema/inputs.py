@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import strawberry
 
 from db.models import ArticleStatus as _Status
-from resolvers.articles import ArticleFilter as _Filter
+from resolvers.articles.reads import ArticleFilter as _Filter
 from schema.types import ArticleStatus
 
 __all__ = ["ArticleFilter"]

@@ -10,8 +10,9 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import utcnow
-from resolvers import article_writes, taxonomy_writes
-from resolvers.write_transaction import Actor, Outcome, in_one_transaction
+from resolvers.articles import writes as article_writes
+from resolvers.taxonomy import writes as taxonomy_writes
+from resolvers.transaction import Actor, Outcome, in_one_transaction
 from schema.mutation_inputs import (
     AuthorInput,
     CategoryInput,

@@ -8,12 +8,12 @@ from typing import Annotated, TypeVar
 import strawberry
 
 from db import models
-from resolvers import listings
-from resolvers.articles import ArticleScope, article_by_id, article_by_slug, article_pages
+from resolvers.articles.reads import ArticleScope, article_by_id, article_by_slug, article_pages
 from resolvers.errors import BadUserInput
 from resolvers.global_ids import decode_global_id
 from resolvers.loaders import ArticleCountKey
 from resolvers.pagination import PageRequest
+from resolvers.taxonomy import lookups as listings
 from schema.inputs import ArticleFilter
 from schema.types import (
     Article,

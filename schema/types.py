@@ -10,13 +10,13 @@ from typing import Annotated, Generic, TypeVar
 import strawberry
 
 from db import models
-from resolvers.articles import ArticleOrder as _Order
-from resolvers.articles import ArticleScope, sort_key
+from resolvers.articles.reads import ArticleOrder as _Order
+from resolvers.articles.reads import ArticleScope, sort_key
+from resolvers.articles.text_metrics import reading_time_minutes
 from resolvers.errors import BadUserInput
 from resolvers.global_ids import encode_global_id
 from resolvers.loaders import ArticleCountKey, ArticlePageKey
 from resolvers.pagination import Page, PageRequest
-from resolvers.text_metrics import reading_time_minutes
 from schema.context import Context
 
 __all__ = [

@@ -19,8 +19,8 @@ from db.migration import upgrade
 from db.models import Base
 from masthead.app import create_app
 from masthead.settings import Settings
-from tests.databases import admin_execute, postgres_admin_url
-from tests.statements import StatementCounter
+from tests.support.databases import admin_execute, postgres_admin_url
+from tests.support.statements import StatementCounter
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,196 @@
+"""Exporting the content as a corpus (JSON Lines) that :mod:`masthead.corpus.importer` reads back.
+
+Records come in dependency order (authors, categories parents first, tags, articles) with the
+keys in the order of the corpus format, so exporting what a generated corpus imported gives the
+same bytes back. Rows are read in id-keyset batches: memory stays flat however many there are.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import datetime
+from typing import Any, TextIO, TypeVarTuple
+
+from sqlalchemy import Row, Select, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute
+
+from db.models import Article, ArticleTag, Author, Category, RelatedPin, Tag
+
+__all__ = ["export_corpus"]
+
+_BATCH = 1000
+_Columns = TypeVarTuple("_Columns")
+_Category = Row[int, str, str, str | None, int | None]
+_encode: Callable[[Any], str] = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _time(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
+
+
+async def _batches(
+    connection: AsyncConnection, statement: Select[*_Columns], id_column: InstrumentedAttribute[int]
+) -> AsyncIterator[Sequence[Row[*_Columns]]]:
+    """The rows of ``statement`` in id order, a batch at a time, each batch one query."""
+    last: int | None = None
+    while True:
+        page = statement.order_by(id_column).limit(_BATCH)
+        if last is not None:
+            page = page.where(id_column > last)
+        rows = (await connection.execute(page)).all()
+        if not rows:
+            return
+        yield rows
+        last = rows[-1].id
+
+
+def _parents_first(categories: Sequence[_Category]) -> list[_Category]:
+    """Categories level by level from the roots, each level in id order, so parents come first."""
+    children: dict[int | None, list[_Category]] = defaultdict(list)
+    for category in categories:
+        children[category.parent_id].append(category)
+    ordered: list[_Category] = []
+    level = children[None]
+    while level:
+        level.sort(key=lambda category: category.id)
+        ordered += level
+        level = [child for category in level for child in children[category.id]]
+    # A cycle (which writes refuse) would leave rows unreached: export them rather than lose them.
+    reached = {category.id for category in ordered}
+    ordered += sorted(
+        (category for category in categories if category.id not in reached),
+        key=lambda category: category.id,
+    )
+    return ordered
+
+
+async def _article_links(
+    connection: AsyncConnection,
+    linked: InstrumentedAttribute[int],
+    order: InstrumentedAttribute[int],
+    prefix: str,
+    first: int,
+    last: int,
+) -> dict[int, list[str]]:
+    """Keys of the rows ``linked`` to the articles ``first`` to ``last``, per article."""
+    article_id = linked.class_.article_id
+    rows = await connection.execute(
+        select(article_id, linked)
+        .where(article_id.between(first, last))
+        .order_by(article_id, order)
+    )
+    links: dict[int, list[str]] = defaultdict(list)
+    for owner, target in rows:
+        links[owner].append(f"{prefix}{target}")
+    return links
+
+
+_Write = Callable[[dict[str, Any]], None]
+
+
+async def _export_authors(connection: AsyncConnection, write: _Write) -> None:
+    authors = select(Author.id, Author.slug, Author.name, Author.bio, Author.avatar_url)
+    async for rows in _batches(connection, authors, Author.id):
+        for row in rows:
+            write(
+                {
+                    "type": "author",
+                    "key": f"a{row.id}",
+                    "slug": row.slug,
+                    "name": row.name,
+                    "bio": row.bio,
+                    "avatar_url": row.avatar_url,
+                }
+            )
+
+
+async def _export_categories(connection: AsyncConnection, write: _Write) -> None:
+    # Categories are few (a site's sections): read at once to put parents first.
+    categories = select(
+        Category.id, Category.slug, Category.name, Category.description, Category.parent_id
+    )
+    for row in _parents_first((await connection.execute(categories)).all()):
+        write(
+            {
+                "type": "category",
+                "key": f"c{row.id}",
+                "slug": row.slug,
+                "name": row.name,
+                "description": row.description,
+                "parent": None if row.parent_id is None else f"c{row.parent_id}",
+            }
+        )
+
+
+async def _export_tags(connection: AsyncConnection, write: _Write) -> None:
+    async for rows in _batches(connection, select(Tag.id, Tag.slug, Tag.name), Tag.id):
+        for row in rows:
+            write({"type": "tag", "key": f"t{row.id}", "slug": row.slug, "name": row.name})
+
+
+async def _export_articles(connection: AsyncConnection, write: _Write) -> None:
+    articles = select(
+        Article.id,
+        Article.slug,
+        Article.title,
+        Article.excerpt,
+        Article.body,
+        Article.status,
+        Article.published_at,
+        Article.updated_at,
+        Article.author_id,
+        Article.category_id,
+    )
+    async for rows in _batches(connection, articles, Article.id):
+        first, last = rows[0].id, rows[-1].id
+        # The corpus lists tags by key number, related articles in display order.
+        tags = await _article_links(
+            connection, ArticleTag.tag_id, ArticleTag.tag_id, "t", first, last
+        )
+        pins = await _article_links(
+            connection, RelatedPin.related_id, RelatedPin.position, "p", first, last
+        )
+        for row in rows:
+            write(
+                {
+                    "type": "article",
+                    "key": f"p{row.id}",
+                    "slug": row.slug,
+                    "title": row.title,
+                    "excerpt": row.excerpt,
+                    "body": row.body,
+                    "status": row.status,
+                    "published_at": _time(row.published_at),
+                    "updated_at": _time(row.updated_at),
+                    "author": f"a{row.author_id}",
+                    "category": f"c{row.category_id}",
+                    "tags": tags.get(row.id, []),
+                    "related": pins.get(row.id, []),
+                }
+            )
+
+
+async def export_corpus(sessionmaker: async_sessionmaker[AsyncSession], out: TextIO) -> int:
+    """Write every author, category, tag and article to ``out``; the number of records."""
+    count = 0
+
+    def write(record: dict[str, Any]) -> None:
+        nonlocal count
+        out.write(_encode(record) + "\n")
+        count += 1
+
+    async with sessionmaker() as session:
+        options: dict[str, Any] = {}
+        if session.get_bind().dialect.name == "postgresql":
+            # One snapshot for the whole export, whatever is written meanwhile.
+            options["isolation_level"] = "REPEATABLE READ"
+        connection = await session.connection(execution_options=options)
+        # Dependency order: an importer reading line by line finds every key it needs.
+        for export in (_export_authors, _export_categories, _export_tags, _export_articles):
+            await export(connection, write)
+    return count

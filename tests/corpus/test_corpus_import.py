@@ -1,0 +1,329 @@
+"""Importing and exporting the content corpus (SPEC "Command line": ``masthead import`` and
+``masthead export``): counts and rows, idempotence by key, the byte-for-byte round trip, bad
+lines reported by number with nothing written, and the commands run as a user runs them."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from db.models import Article, ArticleSlug, ArticleTag, Author, Category, RelatedPin, Tag
+from masthead.corpus.exporter import export_corpus
+from masthead.corpus.importer import CorpusError, import_corpus
+from resolvers.articles.text_metrics import word_count
+from tests.support.cli import masthead
+from tests.support.factories import make_author
+from tests.support.shared_corpus import GENERATOR
+
+Sessions = async_sessionmaker[AsyncSession]
+Record = dict[str, Any]
+
+ARTICLES = 300
+
+
+@pytest.fixture(scope="session")
+def corpus_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generated corpus of 300 articles (6 authors, 40 categories, 300 tags)."""
+    if not GENERATOR.exists():
+        pytest.skip(f"the shared corpus generator is not at {GENERATOR} (MASTHEAD_CORPUS_DIR)")
+    path = tmp_path_factory.mktemp("corpus") / "corpus.jsonl"
+    subprocess.run(
+        [sys.executable, str(GENERATOR), "--articles", str(ARTICLES), "--out", str(path)],
+        check=True,
+        capture_output=True,
+    )
+    return path
+
+
+@pytest.fixture
+def corpus(corpus_path: Path) -> str:
+    return corpus_path.read_text(encoding="utf-8")
+
+
+def _records(text: str) -> list[Record]:
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def _lines(records: list[Record]) -> list[str]:
+    return [json.dumps(record, ensure_ascii=False, separators=(",", ":")) for record in records]
+
+
+def _index(records: list[Record], key: str) -> int:
+    return next(i for i, record in enumerate(records) if record["key"] == key)
+
+
+async def _export(sessionmaker: Sessions) -> str:
+    out = io.StringIO()
+    await export_corpus(sessionmaker, out)
+    return out.getvalue()
+
+
+async def _versions(sessionmaker: Sessions) -> dict[int, int]:
+    async with sessionmaker() as session:
+        rows = await session.execute(select(Article.id, Article.version))
+        return {article_id: version for article_id, version in rows}
+
+
+async def _count(sessionmaker: Sessions, model: type[Any]) -> int:
+    async with sessionmaker() as session:
+        total = await session.execute(select(func.count()).select_from(model))
+        return total.scalar_one()
+
+
+def _time(value: str | None) -> datetime | None:
+    return None if value is None else datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ")
+
+
+async def test_import_writes_every_record_as_a_row(sessionmaker: Sessions, corpus: str) -> None:
+    records = _records(corpus)
+    result = await import_corpus(sessionmaker, corpus.splitlines())
+
+    assert (result.authors, result.categories, result.tags, result.articles) == (6, 40, 300, 300)
+    assert result.changed == result.records == len(records)
+    articles = [record for record in records if record["type"] == "article"]
+    assert await _count(sessionmaker, Author) == 6
+    assert await _count(sessionmaker, Category) == 40
+    assert await _count(sessionmaker, Tag) == 300
+    assert await _count(sessionmaker, Article) == ARTICLES
+    assert await _count(sessionmaker, ArticleTag) == sum(len(a["tags"]) for a in articles)
+    assert await _count(sessionmaker, RelatedPin) == sum(len(a["related"]) for a in articles)
+
+    draft = next(a for a in articles if a["status"] == "draft")
+    pinning = next(a for a in articles if a["related"])
+    async with sessionmaker() as session:
+        for record in (articles[0], draft, pinning):
+            row = await session.get_one(Article, int(record["key"][1:]))
+            assert row.slug == record["slug"]
+            assert row.status == record["status"]
+            assert row.published_at == _time(record["published_at"])
+            assert row.updated_at == _time(record["updated_at"])
+            assert row.created_at == (row.published_at or row.updated_at)
+            assert row.version == 1
+            assert row.word_count == word_count(record["body"]) > 0
+            assert row.author_id == int(record["author"][1:])
+            assert row.category_id == int(record["category"][1:])
+        assert draft["published_at"] is None
+        pins = await session.scalars(
+            select(RelatedPin.related_id)
+            .where(RelatedPin.article_id == int(pinning["key"][1:]))
+            .order_by(RelatedPin.position)
+        )
+        assert [f"p{pin}" for pin in pins] == pinning["related"]
+        child = await session.get_one(Category, 9)
+        assert child.parent_id == 1
+
+
+async def test_export_gives_back_the_imported_bytes(sessionmaker: Sessions, corpus: str) -> None:
+    await import_corpus(sessionmaker, corpus.splitlines(keepends=True))
+    assert await _export(sessionmaker) == corpus
+
+
+async def test_importing_twice_changes_nothing(sessionmaker: Sessions, corpus: str) -> None:
+    await import_corpus(sessionmaker, corpus.splitlines(), batch_size=64)
+    exported, versions = await _export(sessionmaker), await _versions(sessionmaker)
+
+    again = await import_corpus(sessionmaker, corpus.splitlines(), batch_size=64)
+
+    assert again.changed == 0
+    assert again.records == len(corpus.splitlines())
+    assert await _export(sessionmaker) == exported
+    assert await _versions(sessionmaker) == versions
+
+
+async def test_a_changed_record_updates_its_row_and_version(
+    sessionmaker: Sessions, corpus: str
+) -> None:
+    await import_corpus(sessionmaker, corpus.splitlines())
+    records = _records(corpus)
+    articles = [record for record in records if record["type"] == "article"]
+    renamed = next(a for a in articles if a["status"] == "published" and len(a["tags"]) > 1)
+    retagged = next(a for a in articles[2:] if a is not renamed and a["tags"] and not a["related"])
+    old_slug = renamed["slug"]
+    renamed.update(slug=f"{old_slug}-renamed", title="A New Title", tags=renamed["tags"][1:])
+    retagged.update(tags=[], related=["p1", "p2"])
+    records[_index(records, "a1")]["name"] = "Renamed Author"
+
+    result = await import_corpus(sessionmaker, _lines(records))
+
+    assert result.changed == 3
+    assert await _export(sessionmaker) == "".join(line + "\n" for line in _lines(records))
+    versions = await _versions(sessionmaker)
+    changed_ids = {int(renamed["key"][1:]), int(retagged["key"][1:])}
+    assert {article_id for article_id, version in versions.items() if version != 1} == changed_ids
+    assert all(versions[article_id] == 2 for article_id in changed_ids)
+    async with sessionmaker() as session:
+        # A published article's old slug keeps resolving (SPEC "Content model").
+        moved = await session.get_one(ArticleSlug, old_slug)
+        assert moved.article_id == int(renamed["key"][1:])
+
+
+async def test_related_articles_may_come_later_in_the_file(sessionmaker: Sessions) -> None:
+    # An export of pins an editor set in any order must import again.
+    lines = [
+        '{"type":"author","key":"a1","slug":"ann","name":"Ann","bio":null,"avatar_url":null}',
+        '{"type":"category","key":"c1","slug":"news","name":"News","description":null,'
+        '"parent":null}',
+        *(
+            f'{{"type":"article","key":"p{n}","slug":"story-{n}","title":"Story {n}",'
+            f'"excerpt":"","body":"<p>Words.</p>","status":"published",'
+            f'"published_at":"2024-01-0{n}T10:00:00Z","updated_at":"2024-01-0{n}T10:00:00Z",'
+            f'"author":"a1","category":"c1","tags":[],"related":{related}}}'
+            for n, related in ((1, '["p2"]'), (2, '["p1"]'))
+        ),
+    ]
+    await import_corpus(sessionmaker, lines)
+    assert await _export(sessionmaker) == "".join(line + "\n" for line in lines)
+    assert (await import_corpus(sessionmaker, lines)).changed == 0
+    swapped = [*lines[:3], lines[3].replace('["p1"]', "[]")]
+    assert (await import_corpus(sessionmaker, [*swapped[:2], *swapped[2:][::-1]])).changed == 1
+    assert await _versions(sessionmaker) == {1: 1, 2: 2}
+    # p1 existed, and now pins p3, which only comes later: its pins wait for the end.
+    p3 = lines[3].replace('"p2"', '"p3"').replace("story-2", "story-3").replace('["p1"]', "[]")
+    later = [*lines[:2], lines[2].replace('["p2"]', '["p2","p3"]'), p3]
+    assert (await import_corpus(sessionmaker, later, batch_size=1)).changed == 2
+    assert await _versions(sessionmaker) == {1: 2, 2: 2, 3: 1}
+
+    with pytest.raises(CorpusError) as raised:
+        await import_corpus(sessionmaker, [*lines[:2], lines[2].replace('["p2"]', '["p9"]')])
+    assert raised.value.line_number == 3
+    assert "'p9'" in raised.value.message
+
+
+async def test_ids_given_later_follow_the_imported_keys(
+    sessionmaker: Sessions, corpus: str
+) -> None:
+    await import_corpus(sessionmaker, corpus.splitlines())
+    author = await make_author(sessionmaker)
+    assert author.id == 7
+
+
+def _bad_json(records: list[Record], line: int) -> list[str]:
+    lines = _lines(records)
+    lines[line] = lines[line][:-5]
+    return lines
+
+
+def _edit(change: Callable[[list[Record], int], None]) -> Callable[[list[Record], int], list[str]]:
+    def edited(records: list[Record], line: int) -> list[str]:
+        change(records, line)
+        return _lines(records)
+
+    return edited
+
+
+def _set(field: str, value: Any) -> Callable[[list[Record], int], list[str]]:
+    return _edit(lambda records, line: records[line].__setitem__(field, value))
+
+
+def _slug_of(offset: int) -> Callable[[list[Record], int], list[str]]:
+    return _edit(lambda records, line: records[line].update(slug=records[line - offset]["slug"]))
+
+
+# Each breaks the record on the given line (0-based) of the generated corpus; lines 346 on
+# are articles (6 authors, 40 categories, 300 tags come first).
+BAD_LINES: dict[str, tuple[Callable[[list[Record], int], list[str]], int, str]] = {
+    "invalid JSON": (_bad_json, 500, "invalid JSON"),
+    "unknown type": (_set("type", "video"), 500, "unknown record type 'video'"),
+    "missing field": (_edit(lambda r, i: r[i].pop("title")), 500, "missing field 'title'"),
+    "unknown category": (_set("category", "c99"), 500, "unknown category 'c99'"),
+    "unknown parent": (_set("parent", "c41"), 30, "unknown parent 'c41'"),
+    "unknown author": (_set("author", "a7"), 500, "unknown author 'a7'"),
+    "unknown tag": (_set("tags", ["t1", "t301"]), 500, "unknown tag 't301'"),
+    "bad key": (_set("key", "p0"), 500, "key 'p0' should be p and a number"),
+    "repeated key": (_set("key", "p100"), 500, "the key appears twice"),
+    "bad slug": (_set("slug", "Not-A-Slug"), 500, "slug 'Not-A-Slug' is not"),
+    "bad time": (_set("updated_at", "2024-13-01T00:00:00Z"), 500, "not a valid time"),
+    "bad status": (_set("status", "archived"), 500, "status 'archived'"),
+    "slug of the same batch": (_slug_of(3), 500, "is already used by article"),
+    "slug of an earlier batch": (_slug_of(120), 500, "is already used by article"),
+    "slug of an author": (_slug_of(2), 4, "is already used by author 'a3'"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_LINES))
+async def test_a_bad_line_is_reported_and_nothing_is_written(
+    sessionmaker: Sessions, corpus: str, case: str
+) -> None:
+    breaking, line, message = BAD_LINES[case]
+    lines = breaking(_records(corpus), line)
+
+    with pytest.raises(CorpusError) as raised:
+        await import_corpus(sessionmaker, lines, batch_size=64)
+
+    assert raised.value.line_number == line + 1
+    assert message in raised.value.message
+    assert str(raised.value).startswith(f"line {line + 1}: ")
+    for model in (Author, Category, Tag, Article, ArticleTag, RelatedPin):
+        assert await _count(sessionmaker, model) == 0
+
+
+async def test_a_bad_line_leaves_an_earlier_import_as_it_was(
+    sessionmaker: Sessions, corpus: str
+) -> None:
+    await import_corpus(sessionmaker, corpus.splitlines())
+    before, versions = await _export(sessionmaker), await _versions(sessionmaker)
+    records = _records(corpus)
+    # Changes in earlier batches are already written when the bad line is reached.
+    records[_index(records, "a2")]["name"] = "Changed"
+    records[_index(records, "p3")].update(title="Changed", tags=[], related=["p1"])
+    records[_index(records, "p250")]["slug"] = records[_index(records, "p10")]["slug"]
+
+    with pytest.raises(CorpusError) as raised:
+        await import_corpus(sessionmaker, _lines(records), batch_size=50)
+
+    assert raised.value.line_number == _index(records, "p250") + 1
+    assert await _export(sessionmaker) == before
+    assert await _versions(sessionmaker) == versions
+
+
+async def test_a_category_cannot_become_its_own_ancestor(sessionmaker: Sessions) -> None:
+    lines = [
+        '{"type":"category","key":"c1","slug":"a","name":"A","description":null,"parent":null}',
+        '{"type":"category","key":"c2","slug":"b","name":"B","description":null,"parent":"c1"}',
+    ]
+    await import_corpus(sessionmaker, lines)
+    with pytest.raises(CorpusError) as raised:
+        await import_corpus(sessionmaker, [lines[0].replace('"parent":null', '"parent":"c2"')])
+    assert raised.value.line_number == 1
+    assert "cycle" in raised.value.message
+
+
+async def test_the_commands_import_and_export(
+    database_url: str, corpus_path: Path, corpus: str, tmp_path: Path
+) -> None:
+    imported = masthead("import", str(corpus_path), database_url=database_url)
+    assert imported.returncode == 0, imported.stderr
+    assert "300 articles" in imported.stderr
+
+    exported = tmp_path / "export.jsonl"
+    result = masthead("export", str(exported), database_url=database_url)
+    assert result.returncode == 0, result.stderr
+    assert exported.read_text(encoding="utf-8") == corpus
+
+    to_stdout = masthead("export", "-", database_url=database_url)
+    assert to_stdout.returncode == 0, to_stdout.stderr
+    assert to_stdout.stdout == corpus
+
+
+async def test_the_import_command_reports_a_bad_line(
+    database_url: str, corpus: str, tmp_path: Path
+) -> None:
+    lines = corpus.splitlines()
+    lines[400] = lines[400].replace('"category":"c', '"category":"c9')
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    result = masthead("import", str(bad), database_url=database_url)
+
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1].startswith("line 401: article 'p55': unknown category")

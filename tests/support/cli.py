@@ -1,0 +1,25 @@
+"""Running the ``masthead`` command line as a user runs it: a subprocess in the repository."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+__all__ = ["ROOT", "masthead"]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def masthead(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MASTHEAD_DATABASE_URL": database_url}
+    return subprocess.run(
+        [sys.executable, "-m", "masthead.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
