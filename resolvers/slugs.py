@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from sqlalchemy import Select, func, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from resolvers.user_errors import ErrorCode, UserError
+from resolvers.errors import ErrorCode, UserError
 
 __all__ = [
     "URL_SAFE",

@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from resolvers.access.viewer import Viewer
-from resolvers.user_errors import Rejected, UserError
+from resolvers.errors import Rejected, UserError
 
 __all__ = ["Actor", "Outcome", "Raced", "in_one_transaction"]
 

@@ -40,9 +40,9 @@ from resolvers.access.permissions import (
 )
 from resolvers.articles.sanitize import sanitize_html
 from resolvers.articles.text_metrics import excerpt_from_body, plain_text, word_count
+from resolvers.errors import ErrorCode, Rejected, UserError, UserErrors
 from resolvers.slugs import numbered_from, slug_error, slugify, unique_slug
 from resolvers.transaction import Actor, Raced
-from resolvers.user_errors import ErrorCode, Rejected, UserError, UserErrors
 from resolvers.write_inputs import ArticleFields, pk_of
 
 __all__ = [

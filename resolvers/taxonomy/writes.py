@@ -16,9 +16,9 @@ from sqlalchemy.orm import aliased
 
 from db.models import Article, ArticleTag, Author, Category, Tag
 from resolvers.access.permissions import require_admin
+from resolvers.errors import ErrorCode, Rejected, UserError, UserErrors
 from resolvers.slugs import slug_error, slugify, unique_slug
 from resolvers.transaction import Actor
-from resolvers.user_errors import ErrorCode, Rejected, UserError, UserErrors
 from resolvers.write_inputs import (
     UNCHANGED,
     AuthorFields,
