@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from db.engine import create_engine, create_sessionmaker
-from masthead.graphql_view import GraphQLView
+from masthead.graphql_view import graphql_endpoint
 from masthead.settings import Settings
 
 __all__ = ["create_app"]
@@ -29,7 +29,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         settings.database_url, pool_size=settings.db_pool_size, echo=settings.log_sql
     )
     sessionmaker = create_sessionmaker(engine)
-    view = GraphQLView(settings, sessionmaker)
+    view, view_middleware = graphql_endpoint(settings, sessionmaker)
 
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     app = Starlette(
         routes=[
-            Route("/graphql", view, methods=["GET", "POST"]),
+            Route("/graphql", view, methods=["GET", "POST"], middleware=view_middleware),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],

@@ -8,9 +8,9 @@ from typing import TypeVar
 import strawberry
 
 from db import models
+from resolvers.errors import UserError as _UserError
 from resolvers.global_ids import encode_global_id
 from resolvers.transaction import Outcome
-from resolvers.user_errors import UserError as _UserError
 from schema.types import Article, Author, Category, Tag
 
 __all__ = [

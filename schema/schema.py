@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import strawberry
 from graphql import GraphQLError, NoSchemaIntrospectionCustomRule
@@ -76,8 +76,11 @@ def build_schema(
     max_depth: int = 12,
     max_aliases: int = 30,
     max_tokens: int = 5000,
+    extensions: Sequence[Callable[[], SchemaExtension]] = (),
 ) -> strawberry.Schema:
     """The schema; production can switch introspection off (``MASTHEAD_INTROSPECTION``).
+
+``extensions`` run outermost, before errors are masked (the HTTP layer adds its own).
 
     Depth, aliases and tokens are capped during parsing and validation, so a document over
     a cap is refused before any SQL runs.
@@ -91,7 +94,8 @@ def build_schema(
     ]
     if not introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
-    extensions: list[Callable[[], SchemaExtension]] = [
+    every: list[Callable[[], SchemaExtension]] = [
+        *extensions,
         lambda: _MaskUnexpected(should_mask_error=_is_unexpected, error_message="Internal error."),
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
         lambda: AddValidationRules(rules),
@@ -101,7 +105,7 @@ def build_schema(
         query=Query,
         mutation=Mutation,
         types=[Article, Author, Category, Tag],
-        extensions=extensions,
+        extensions=every,
     )
 
 

@@ -22,6 +22,21 @@ async def test_mutations_over_get_are_405(client: httpx.AsyncClient) -> None:
     mutation = 'mutation { deleteTag(id: "x") { deletedId } }'
     response = await client.get("/graphql", params={"query": mutation})
     assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert response.json()["data"] is None
+    assert response.json()["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
+
+
+async def test_token_answers_are_private(client: httpx.AsyncClient) -> None:
+    refused = await client.post(
+        "/graphql", json={"query": CATEGORIES}, headers={"authorization": "Bearer not-a-token"}
+    )
+    assert refused.status_code == 200
+    assert refused.headers["cache-control"] == "private, no-store"
+    assert refused.headers["vary"] == "Accept, Authorization"
+    assert refused.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    anonymous = await client.post("/graphql", json={"query": CATEGORIES})
+    assert "cache-control" not in anonymous.headers
 
 
 async def test_graphiql_for_browsers(client: httpx.AsyncClient) -> None:

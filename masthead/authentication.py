@@ -1,0 +1,75 @@
+"""Who sends a request: a Bearer API token, checked by Starlette's authentication middleware.
+
+No ``Authorization`` header reads as anonymous. A header that is not a known, unrevoked
+Bearer token is refused outright, never quietly read as anonymous: the client meant to be
+someone and would otherwise see less than it expects without being told why.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.authentication import (
+    AuthCredentials,
+    AuthenticationBackend,
+    AuthenticationError,
+    BaseUser,
+)
+from starlette.requests import HTTPConnection
+from starlette.responses import JSONResponse, Response
+
+from masthead.graphql_http import GRAPHQL_RESPONSE
+from resolvers.access.tokens import authenticate
+from resolvers.access.viewer import ANONYMOUS, Viewer
+
+__all__ = ["TokenBackend", "TokenUser", "refuse_token", "viewer_of"]
+
+_REFUSED = (
+    "The API token is unknown or revoked; send `Authorization: Bearer <token>` "
+    "with a valid token, or no Authorization header to read public content."
+)
+
+
+class TokenUser(BaseUser):
+    """The holder of a valid API token, as the viewer the resolvers check."""
+
+    def __init__(self, viewer: Viewer) -> None:
+        self.viewer = viewer
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def display_name(self) -> str:
+        return self.viewer.role.value if self.viewer.role is not None else ""
+
+
+class TokenBackend(AuthenticationBackend):
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self._sessionmaker = sessionmaker
+
+    async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
+        authorization = conn.headers.get("authorization")
+        if authorization is None:
+            return None
+        scheme, _, secret = authorization.strip().partition(" ")
+        secret = secret.strip()
+        viewer = None
+        if scheme.lower() == "bearer" and secret:
+            viewer = await authenticate(self._sessionmaker, secret)
+        if viewer is None:
+            raise AuthenticationError(_REFUSED)
+        return AuthCredentials([viewer.role.value if viewer.role else ""]), TokenUser(viewer)
+
+
+def refuse_token(conn: HTTPConnection, error: AuthenticationError) -> Response:
+    """A GraphQL response with no data: 401 where the client speaks graphql-response+json."""
+    status = 401 if GRAPHQL_RESPONSE in conn.headers.get("accept", "") else 200
+    refusal = {"message": str(error), "extensions": {"code": "UNAUTHENTICATED"}}
+    return JSONResponse({"data": None, "errors": [refusal]}, status_code=status)
+
+
+def viewer_of(conn: HTTPConnection) -> Viewer:
+    """The viewer the authentication middleware found (anonymous without a token)."""
+    user = conn.scope.get("user")
+    return user.viewer if isinstance(user, TokenUser) else ANONYMOUS

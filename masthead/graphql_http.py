@@ -1,0 +1,118 @@
+"""GraphQL over HTTP: the rules Strawberry's view leaves to the application.
+
+Per the GraphQL-over-HTTP specification, clients asking for
+``application/graphql-response+json`` get that media type and a 4xx status when the request
+failed as a whole (no data); a mutation over GET is 405, because GET must stay safe to
+cache. Every answer varies with the token and the media type asked for, and one computed
+for a token is for its bearer alone.
+
+Headers are set by :class:`GraphQLHeaders`, a plain ASGI middleware; statuses by
+:class:`GraphQLStatus`, a schema extension that sets them on the response Strawberry hands
+to the context (its documented way to change a status).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
+
+from resolvers.errors import ClientError
+from schema.context import Context
+
+__all__ = ["GRAPHQL_RESPONSE", "GraphQLHeaders", "GraphQLStatus", "MethodNotAllowed"]
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+_JSON = "application/json"
+# A request that failed as a whole: the most telling of its errors' codes gives the status.
+_STATUS_BY_CODE = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403}
+
+
+def _wants_graphql_response(headers: Headers) -> bool:
+    return GRAPHQL_RESPONSE in headers.get("accept", "")
+
+
+class MethodNotAllowed(ClientError):
+    """A mutation sent with GET."""
+
+    code = "METHOD_NOT_ALLOWED"
+
+
+class GraphQLHeaders:
+    """``Vary``, ``Cache-Control`` for token answers, and the media type asked for."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Headers(scope=scope)
+        with_token = "authorization" in request
+        graphql_response = _wants_graphql_response(request)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                # Caches must key on both, so a token's answer never reaches anyone else.
+                headers["Vary"] = "Accept, Authorization"
+                if with_token:
+                    headers["Cache-Control"] = "private, no-store"
+                media_type = headers.get("content-type", "").partition(";")[0]
+                if graphql_response and media_type == _JSON:
+                    headers["Content-Type"] = f"{GRAPHQL_RESPONSE}; charset=utf-8"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class GraphQLStatus(SchemaExtension):
+    """405 for a mutation over GET; 4xx for a failed request to graphql-response+json.
+
+    It also waits, once the operation is done, for reads a cancelled field left running
+    (see ``ReadSessions``), so that every connection is back in the pool when it answers.
+    """
+
+    def _context(self) -> Context | None:
+        context = self.execution_context.context
+        return context if isinstance(context, Context) else None
+
+    def on_parse(self) -> Iterator[None]:
+        yield
+        context = self._context()
+        if context is None or context.request.scope.get("method") != "GET":
+            return
+        if not self.execution_context.graphql_document:
+            return
+        try:
+            operation = self.execution_context.operation_type
+        except RuntimeError:  # no such operation: Strawberry explains it
+            return
+        if operation is not OperationType.QUERY:
+            if isinstance(context.response, Response):
+                context.response.status_code = 405
+                context.response.headers["Allow"] = "POST"
+            raise MethodNotAllowed(f"{operation.value.capitalize()}s need POST, not GET.")
+
+    async def on_operation(self) -> AsyncIterator[None]:
+        context = self._context()
+        try:
+            yield
+        finally:
+            if context is not None:
+                await context.reads.settle()
+        if context is None or not isinstance(context.response, Response):
+            return
+        result = self.execution_context.result
+        errors = self.execution_context.pre_execution_errors or (result.errors if result else None)
+        if not errors or (result is not None and result.data is not None):
+            return
+        if _wants_graphql_response(context.request.headers):
+            codes = {(error.extensions or {}).get("code") for error in errors}
+            status = next((s for code, s in _STATUS_BY_CODE.items() if code in codes), 400)
+            context.response.status_code = status
