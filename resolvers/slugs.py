@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
 from collections.abc import Sequence
 
-from sqlalchemy import Select, func, or_, select, union_all
+from sqlalchemy import Select, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.dialects import database_of
 from resolvers.errors import ErrorCode, UserError
 
 __all__ = [
@@ -109,13 +109,9 @@ async def _lock(session: AsyncSession, sources: Sequence[Select[str]], slug: str
     Without it two transactions could both find ``base`` free and one would fail on the
     unique constraint. SQLite needs nothing: its writers hold the database's write lock.
     """
-    if session.get_bind().dialect.name != "postgresql":
-        return
     column = sources[0].selected_columns[0]
     table = getattr(column, "table", None)
-    key = f"slug:{getattr(table, 'name', column.name)}:{slug}"
-    lock_id = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
-    await session.execute(select(func.pg_advisory_xact_lock(lock_id)))
+    await database_of(session).lock(session, f"slug:{getattr(table, 'name', column.name)}:{slug}")
 
 
 def _matching(sources: Sequence[Select[str]], slug: str, *, prefix: bool) -> Select[str]:

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from db.dialects import database_of
 from resolvers.access.viewer import Viewer
 from resolvers.errors import Rejected, UserError
 
@@ -71,10 +71,7 @@ async def in_one_transaction(
     for attempt in range(1, _ATTEMPTS + 1):
         try:
             async with sessionmaker.begin() as session:
-                if session.get_bind().dialect.name == "sqlite":
-                    # pysqlite would BEGIN (DEFERRED) only at the first INSERT/UPDATE, after
-                    # the checks had read outside any transaction.
-                    await session.execute(text("BEGIN IMMEDIATE"))
+                await database_of(session).begin_write(session)
                 value = await write(session)
         except Rejected as rejected:
             return Outcome(None, rejected.errors)

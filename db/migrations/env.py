@@ -7,6 +7,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from db.dialects import database_of
 from db.engine import create_engine
 from db.migration import include_object
 from db.models import Base
@@ -19,7 +20,7 @@ def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
+        render_as_batch=database_of(connection).alters_in_batches,
         compare_type=True,
         include_object=include_object,
     )

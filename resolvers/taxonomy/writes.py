@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, exists, func, literal, select, update
+from sqlalchemy import delete, exists, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from db.dialects import database_of
 from db.models import Article, ArticleTag, Author, Category, Tag
 from resolvers.access.permissions import require_admin
 from resolvers.errors import ErrorCode, Rejected, UserError, UserErrors
@@ -49,7 +50,7 @@ Named = TypeVar("Named", Author, Category, Tag)
 
 # Two transactions each moving a category under the other would each see no cycle; on
 # PostgreSQL moves take this transaction-scoped lock, on SQLite the write lock serialises them.
-_CATEGORY_TREE_LOCK = 0x6D617374  # "mast"
+_CATEGORY_TREE_LOCK = "category-tree"
 
 
 # --- categories -----------------------------------------------------------------------
@@ -74,8 +75,8 @@ async def update_category(
     category = await _for_write(session, Category, category_id)
     values = await _category_values(session, fields, current=category)
     moves = values.get("parent_id", category.parent_id) not in (None, category.parent_id)
-    if moves and session.get_bind().dialect.name == "postgresql":
-        await session.execute(select(func.pg_advisory_xact_lock(_CATEGORY_TREE_LOCK)))
+    if moves:
+        await database_of(session).lock(session, _CATEGORY_TREE_LOCK)
     written = await _write(session, Category, category, values)
     if moves and await _in_cycle(session, category.id):
         raise Rejected([_cycle()])

@@ -18,10 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from db.models import Article, ArticleTag, Author, Category, Tag, utcnow
 from resolvers.access.viewer import Role
 from resolvers.articles import writes as article_writes
+from resolvers.errors import ErrorCode, Rejected
 from resolvers.global_ids import encode_global_id
 from resolvers.taxonomy import writes as taxonomy_writes
 from resolvers.transaction import Raced
-from resolvers.user_errors import ErrorCode, Rejected
 from tests.support.auth import bearer
 from tests.support.factories import make_article, make_author, make_category, make_tag
 from tests.support.graphql import error_codes, graphql

@@ -1,0 +1,163 @@
+"""Where SQLite and PostgreSQL differ: one object per database, found from any bind.
+
+Everything above ``db/`` asks :func:`database_of` instead of comparing dialect names, so a
+difference between the two databases is written down here once, next to its reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from sqlalchemy import Table, event, func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.pool import ConnectionPoolEntry
+
+__all__ = ["POSTGRESQL", "SQLITE", "Database", "DatabaseKind", "database_for_url", "database_of"]
+
+
+class DatabaseKind(StrEnum):
+    SQLITE = "sqlite"
+    POSTGRESQL = "postgresql"
+
+
+class Database(ABC):
+    """What Masthead does differently on one database."""
+
+    kind: ClassVar[DatabaseKind]
+    # Alembic must rebuild a table to alter it (SQLite's ALTER TABLE is limited).
+    alters_in_batches: ClassVar[bool]
+    # Execution options that give a long read one snapshot of the whole database.
+    snapshot_options: ClassVar[Mapping[str, Any]]
+
+    @abstractmethod
+    def engine_options(self, *, pool_size: int) -> dict[str, Any]:
+        """Keyword arguments for ``create_async_engine``."""
+
+    def prepare(self, engine: AsyncEngine) -> None:  # noqa: B027  # optional hook
+        """Set up what every new connection needs (nothing by default)."""
+
+    @abstractmethod
+    async def begin_write(self, session: AsyncSession) -> None:
+        """Start a write transaction that holds its write lock from its first read."""
+
+    @abstractmethod
+    async def lock(self, session: AsyncSession, key: str) -> None:
+        """Make transactions taking the same ``key`` wait for each other until commit."""
+
+    @abstractmethod
+    def insert(self, table: Table) -> sqlite.Insert | postgresql.Insert:
+        """An INSERT that can ``on_conflict_do_update``."""
+
+    @abstractmethod
+    async def advance_sequences(self, connection: AsyncConnection, tables: Iterable[Table]) -> None:
+        """Move id generators past ids written explicitly (an import keeps its keys)."""
+
+
+class _SQLite(Database):
+    kind = DatabaseKind.SQLITE
+    alters_in_batches = True
+    # A read transaction in WAL mode already sees one snapshot.
+    snapshot_options: ClassVar[Mapping[str, Any]] = {}
+
+    def engine_options(self, *, pool_size: int) -> dict[str, Any]:
+        return {}
+
+    def prepare(self, engine: AsyncEngine) -> None:
+        sync_engine: Engine = engine.sync_engine
+        event.listen(sync_engine, "connect", _sqlite_pragmas)
+
+    async def begin_write(self, session: AsyncSession) -> None:
+        # pysqlite would BEGIN (DEFERRED) only at the first INSERT/UPDATE, after the
+        # checks had read outside any transaction.
+        await session.execute(text("BEGIN IMMEDIATE"))
+
+    async def lock(self, session: AsyncSession, key: str) -> None:
+        # Nothing to do: a writer holds the database's write lock (BEGIN IMMEDIATE).
+        return
+
+    def insert(self, table: Table) -> sqlite.Insert:
+        return sqlite.insert(table)
+
+    async def advance_sequences(self, connection: AsyncConnection, tables: Iterable[Table]) -> None:
+        # INTEGER PRIMARY KEY takes max(id) + 1 by itself.
+        return
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    # WAL lets readers run while a writer holds the database; foreign keys are off by default.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+class _PostgreSQL(Database):
+    kind = DatabaseKind.POSTGRESQL
+    alters_in_batches = False
+    snapshot_options: ClassVar[Mapping[str, Any]] = {"isolation_level": "REPEATABLE READ"}
+
+    def engine_options(self, *, pool_size: int) -> dict[str, Any]:
+        # No JIT: it pays off for long analytic queries, and it starts wherever the
+        # planner's estimate passes jit_above_cost, which the search statement's does on a
+        # large corpus (for branches that never run): compiling costs more than running.
+        return {
+            "pool_size": pool_size,
+            "max_overflow": pool_size,
+            "pool_pre_ping": False,
+            "connect_args": {"server_settings": {"jit": "off"}},
+        }
+
+    async def begin_write(self, session: AsyncSession) -> None:
+        # READ COMMITTED with row locks and advisory locks where writes could race.
+        return
+
+    async def lock(self, session: AsyncSession, key: str) -> None:
+        lock_id = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+        await session.execute(select(func.pg_advisory_xact_lock(lock_id)))
+
+    def insert(self, table: Table) -> postgresql.Insert:
+        return postgresql.insert(table)
+
+    async def advance_sequences(self, connection: AsyncConnection, tables: Iterable[Table]) -> None:
+        for table in tables:
+            await connection.execute(
+                text(
+                    "SELECT setval(seq, top) FROM ("
+                    f" SELECT pg_get_serial_sequence('{table.name}', 'id')::regclass AS seq,"
+                    f" max(id) AS top FROM {table.name}"
+                    ") AS s WHERE top > coalesce(pg_sequence_last_value(seq), 0)"
+                )
+            )
+
+
+SQLITE: Database = _SQLite()
+POSTGRESQL: Database = _PostgreSQL()
+_BY_DIALECT = {database.kind.value: database for database in (SQLITE, POSTGRESQL)}
+
+
+def _named(name: str) -> Database:
+    try:
+        return _BY_DIALECT[name]
+    except KeyError:
+        raise ValueError(f"Masthead runs on SQLite or PostgreSQL, not {name!r}") from None
+
+
+def database_of(
+    bind: AsyncSession | AsyncConnection | AsyncEngine | Connection | Engine,
+) -> Database:
+    """The database behind a session, connection or engine."""
+    dialect: Dialect = bind.get_bind().dialect if isinstance(bind, AsyncSession) else bind.dialect
+    return _named(dialect.name)
+
+
+def database_for_url(url: str) -> Database:
+    """The database a URL names (``sqlite+aiosqlite://...``, ``postgresql+asyncpg://...``)."""
+    return _named(url.partition(":")[0].partition("+")[0])
