@@ -8,7 +8,7 @@ from typing import Annotated
 
 import strawberry
 
-from resolvers.search.ranking import SearchText, search_count, search_highlights, search_page
+from resolvers.search import SearchText, search_count, search_highlights, search_page
 from schema.inputs import ArticleFilter
 from schema.types import Article, Info, PageInfo
 

@@ -19,14 +19,15 @@ from sqlalchemy import delete, event, insert, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-import resolvers.search.ranking as search_module
+import resolvers.search.bounds as search_bounds
+import resolvers.search.postgresql as postgresql_search
 from db.engine import create_engine
 from db.migration import alembic_config, upgrade
 from db.models import Article, ArticleStatus, Author, Category, utcnow
 from resolvers.access.viewer import Role, Viewer
 from resolvers.articles.reads import ArticleFilter
 from resolvers.global_ids import encode_global_id
-from resolvers.search.ranking import SearchText, search_page
+from resolvers.search import SearchText, search_page
 from tests.support.auth import bearer
 from tests.support.databases import admin_execute, postgres_admin_url
 from tests.support.factories import make_article, make_author, make_category, make_tag
@@ -648,7 +649,7 @@ async def test_many_writes_leave_an_index_that_matches_the_table(
             )
 
 
-# -- bounded ranking (resolvers/search.py: only the newest matches are scored) ---------------
+# -- bounded ranking (resolvers/search/bounds.py: only the newest matches are scored) -------
 
 
 # PostgreSQL finds each candidate list by a walk or by the GIN index, as a probe decides
@@ -659,12 +660,12 @@ _PATHS = ["probed", "walked", "walk-cut-short", "indexed"]
 def _force_path(monkeypatch: pytest.MonkeyPatch, path: str) -> None:
     if path in ("walked", "walk-cut-short"):
         # Walking always looks cheaper, and sure to end in time.
-        monkeypatch.setattr(search_module, "_WALK_MARGIN", 0)
-        monkeypatch.setattr(search_module, "_WALK_COST", 0)
+        monkeypatch.setattr(postgresql_search, "_WALK_MARGIN", 0)
+        monkeypatch.setattr(postgresql_search, "_WALK_COST", 0)
     if path == "walk-cut-short":
-        monkeypatch.setattr(search_module, "WALK_ROWS", 1)  # then the index finishes the list
+        monkeypatch.setattr(postgresql_search, "WALK_ROWS", 1)  # then the index finishes the list
     if path == "indexed":
-        monkeypatch.setattr(search_module, "_WALK_MARGIN", 10**9)
+        monkeypatch.setattr(postgresql_search, "_WALK_MARGIN", 10**9)
 
 
 @pytest.fixture(params=_PATHS)
@@ -675,8 +676,8 @@ def small_windows(
     if dialect == "sqlite" and request.param != "probed":
         pytest.skip("SQLite has one path: FTS5 hands its matches over newest first")
     _force_path(monkeypatch, request.param)
-    monkeypatch.setattr(search_module, "CANDIDATES", 3)
-    monkeypatch.setattr(search_module, "TITLE_CANDIDATES", 2)
+    monkeypatch.setattr(search_bounds, "CANDIDATES", 3)
+    monkeypatch.setattr(search_bounds, "TITLE_CANDIDATES", 2)
 
 
 async def _walk(client: httpx.AsyncClient, query: str, size: int, **arguments: Any) -> list[str]:
@@ -751,7 +752,7 @@ async def test_the_total_count_stops_at_its_limit(
     client: httpx.AsyncClient, sessionmaker: Sessions, author: Author, category: Category,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    monkeypatch.setattr(search_module, "COUNT_LIMIT", 3)
+    monkeypatch.setattr(search_bounds, "COUNT_LIMIT", 3)
     for n in range(5):
         await _article(sessionmaker, author, category, f"s{n}", title="Steppe", days_ago=n)
     found = await _search(client, "steppe", first=100)
@@ -759,7 +760,7 @@ async def test_the_total_count_stops_at_its_limit(
     # Past the end, where the page cannot tell, the count stops at the same limit.
     after = found["pageInfo"]["endCursor"]
     assert (await _search(client, "steppe", after=after))["totalCount"] == 3
-    monkeypatch.setattr(search_module, "COUNT_LIMIT", 5)
+    monkeypatch.setattr(search_bounds, "COUNT_LIMIT", 5)
     assert (await _search(client, "steppe"))["totalCount"] == 5
 
 
@@ -875,8 +876,8 @@ async def test_postgresql_walks_for_a_common_query_and_reads_the_index_for_a_rar
 ) -> None:  # fmt: skip
     if dialect != "postgresql":
         pytest.skip("SQLite has one path: FTS5 hands its matches over newest first")
-    monkeypatch.setattr(search_module, "CANDIDATES", 3)
-    monkeypatch.setattr(search_module, "TITLE_CANDIDATES", 2)
+    monkeypatch.setattr(search_bounds, "CANDIDATES", 3)
+    monkeypatch.setattr(search_bounds, "TITLE_CANDIDATES", 2)
     await _article(sessionmaker, author, category, "oldest", title="Puffin", days_ago=30)
     rows = [
         {
