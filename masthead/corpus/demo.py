@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import Article, utcnow
+from masthead.corpus.format import ARTICLE, AUTHOR, CATEGORY, TAG, format_time
 from masthead.corpus.importer import import_corpus
 from resolvers.articles.text_metrics import excerpt_from_body
 from resolvers.slugs import slugify
@@ -158,10 +159,6 @@ _SENTENCES = (
 )
 
 
-def _time(value: datetime) -> str:
-    return value.replace(microsecond=0).isoformat() + "Z"
-
-
 def _capitalised(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -222,24 +219,22 @@ def demo_records(today: datetime) -> Iterator[dict[str, Any]]:
     rng = random.Random(_SEED)
     for number, (name, beat) in enumerate(_AUTHORS, start=1):
         desk = _SECTIONS[(number - 1) // 2].name.lower()
-        yield {
-            "type": "author",
-            "key": f"a{number}",
-            "slug": slugify(name),
-            "name": name,
-            "bio": f"{name} writes about {beat} for the {desk} desk.",
-            "avatar_url": f"https://example.com/demo/avatars/{slugify(name)}.png",
-        }
+        yield AUTHOR.record(
+            number,
+            slug=slugify(name),
+            name=name,
+            bio=f"{name} writes about {beat} for the {desk} desk.",
+            avatar_url=f"https://example.com/demo/avatars/{slugify(name)}.png",
+        )
 
     for number, section in enumerate(_SECTIONS, start=1):
-        yield {
-            "type": "category",
-            "key": f"c{number}",
-            "slug": slugify(section.name),
-            "name": section.name,
-            "description": section.description,
-            "parent": None,
-        }
+        yield CATEGORY.record(
+            number,
+            slug=slugify(section.name),
+            name=section.name,
+            description=section.description,
+            parent=None,
+        )
     subsections: list[list[int]] = []
     number = len(_SECTIONS)
     for parent, section in enumerate(_SECTIONS, start=1):
@@ -247,14 +242,13 @@ def demo_records(today: datetime) -> Iterator[dict[str, Any]]:
         for child in section.children:
             number += 1
             subsections[-1].append(number)
-            yield {
-                "type": "category",
-                "key": f"c{number}",
-                "slug": slugify(child),
-                "name": child,
-                "description": f"{child} coverage from our {section.name.lower()} desk.",
-                "parent": f"c{parent}",
-            }
+            yield CATEGORY.record(
+                number,
+                slug=slugify(child),
+                name=child,
+                description=f"{child} coverage from our {section.name.lower()} desk.",
+                parent=CATEGORY.key(parent),
+            )
 
     section_tags: list[list[int]] = []
     number = 0
@@ -263,10 +257,10 @@ def demo_records(today: datetime) -> Iterator[dict[str, Any]]:
         for tag in section.tags:
             number += 1
             section_tags[-1].append(number)
-            yield {"type": "tag", "key": f"t{number}", "slug": slugify(tag), "name": tag}
+            yield TAG.record(number, slug=slugify(tag), name=tag)
     general_tags = list(range(number + 1, number + 1 + len(_GENERAL_TAGS)))
     for number, tag in zip(general_tags, _GENERAL_TAGS, strict=True):
-        yield {"type": "tag", "key": f"t{number}", "slug": slugify(tag), "name": tag}
+        yield TAG.record(number, slug=slugify(tag), name=tag)
 
     articles = range(1, DEMO_ARTICLES + 1)
     drafts = set(rng.sample(articles, _DRAFTS))
@@ -314,21 +308,20 @@ def demo_records(today: datetime) -> Iterator[dict[str, Any]]:
             related = rng.sample(candidates, min(len(candidates), rng.randint(1, 3)))
         by_section[index].append(number)
 
-        yield {
-            "type": "article",
-            "key": f"p{number}",
-            "slug": slug,
-            "title": title,
-            "excerpt": excerpt_from_body(body),
-            "body": body,
-            "status": status,
-            "published_at": None if published is None else _time(published),
-            "updated_at": _time(updated_at),
-            "author": f"a{author}",
-            "category": f"c{category}",
-            "tags": [f"t{tag}" for tag in sorted(tags)],
-            "related": [f"p{pin}" for pin in related],
-        }
+        yield ARTICLE.record(
+            number,
+            slug=slug,
+            title=title,
+            excerpt=excerpt_from_body(body),
+            body=body,
+            status=status,
+            published_at=format_time(published),
+            updated_at=format_time(updated_at),
+            author=AUTHOR.key(author),
+            category=CATEGORY.key(category),
+            tags=[TAG.key(tag) for tag in sorted(tags)],
+            related=[ARTICLE.key(pin) for pin in related],
+        )
 
 
 async def load_demo(

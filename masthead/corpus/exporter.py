@@ -10,14 +10,15 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import datetime
 from typing import Any, TextIO, TypeVarTuple
 
 from sqlalchemy import Row, Select, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
 
+from db.dialects import database_of
 from db.models import Article, ArticleTag, Author, Category, RelatedPin, Tag
+from masthead.corpus.format import ARTICLE, AUTHOR, CATEGORY, TAG, RecordKind, format_time
 
 __all__ = ["export_corpus"]
 
@@ -25,12 +26,6 @@ _BATCH = 1000
 _Columns = TypeVarTuple("_Columns")
 _Category = Row[int, str, str, str | None, int | None]
 _encode: Callable[[Any], str] = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
-def _time(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 async def _batches(
@@ -73,7 +68,7 @@ async def _article_links(
     connection: AsyncConnection,
     linked: InstrumentedAttribute[int],
     order: InstrumentedAttribute[int],
-    prefix: str,
+    kind: RecordKind,
     first: int,
     last: int,
 ) -> dict[int, list[str]]:
@@ -86,7 +81,7 @@ async def _article_links(
     )
     links: dict[int, list[str]] = defaultdict(list)
     for owner, target in rows:
-        links[owner].append(f"{prefix}{target}")
+        links[owner].append(kind.key(target))
     return links
 
 
@@ -98,14 +93,9 @@ async def _export_authors(connection: AsyncConnection, write: _Write) -> None:
     async for rows in _batches(connection, authors, Author.id):
         for row in rows:
             write(
-                {
-                    "type": "author",
-                    "key": f"a{row.id}",
-                    "slug": row.slug,
-                    "name": row.name,
-                    "bio": row.bio,
-                    "avatar_url": row.avatar_url,
-                }
+                AUTHOR.record(
+                    row.id, slug=row.slug, name=row.name, bio=row.bio, avatar_url=row.avatar_url
+                )
             )
 
 
@@ -116,21 +106,20 @@ async def _export_categories(connection: AsyncConnection, write: _Write) -> None
     )
     for row in _parents_first((await connection.execute(categories)).all()):
         write(
-            {
-                "type": "category",
-                "key": f"c{row.id}",
-                "slug": row.slug,
-                "name": row.name,
-                "description": row.description,
-                "parent": None if row.parent_id is None else f"c{row.parent_id}",
-            }
+            CATEGORY.record(
+                row.id,
+                slug=row.slug,
+                name=row.name,
+                description=row.description,
+                parent=None if row.parent_id is None else CATEGORY.key(row.parent_id),
+            )
         )
 
 
 async def _export_tags(connection: AsyncConnection, write: _Write) -> None:
     async for rows in _batches(connection, select(Tag.id, Tag.slug, Tag.name), Tag.id):
         for row in rows:
-            write({"type": "tag", "key": f"t{row.id}", "slug": row.slug, "name": row.name})
+            write(TAG.record(row.id, slug=row.slug, name=row.name))
 
 
 async def _export_articles(connection: AsyncConnection, write: _Write) -> None:
@@ -150,28 +139,27 @@ async def _export_articles(connection: AsyncConnection, write: _Write) -> None:
         first, last = rows[0].id, rows[-1].id
         # The corpus lists tags by key number, related articles in display order.
         tags = await _article_links(
-            connection, ArticleTag.tag_id, ArticleTag.tag_id, "t", first, last
+            connection, ArticleTag.tag_id, ArticleTag.tag_id, TAG, first, last
         )
         pins = await _article_links(
-            connection, RelatedPin.related_id, RelatedPin.position, "p", first, last
+            connection, RelatedPin.related_id, RelatedPin.position, ARTICLE, first, last
         )
         for row in rows:
             write(
-                {
-                    "type": "article",
-                    "key": f"p{row.id}",
-                    "slug": row.slug,
-                    "title": row.title,
-                    "excerpt": row.excerpt,
-                    "body": row.body,
-                    "status": row.status,
-                    "published_at": _time(row.published_at),
-                    "updated_at": _time(row.updated_at),
-                    "author": f"a{row.author_id}",
-                    "category": f"c{row.category_id}",
-                    "tags": tags.get(row.id, []),
-                    "related": pins.get(row.id, []),
-                }
+                ARTICLE.record(
+                    row.id,
+                    slug=row.slug,
+                    title=row.title,
+                    excerpt=row.excerpt,
+                    body=row.body,
+                    status=row.status,
+                    published_at=format_time(row.published_at),
+                    updated_at=format_time(row.updated_at),
+                    author=AUTHOR.key(row.author_id),
+                    category=CATEGORY.key(row.category_id),
+                    tags=tags.get(row.id, []),
+                    related=pins.get(row.id, []),
+                )
             )
 
 
@@ -185,10 +173,8 @@ async def export_corpus(sessionmaker: async_sessionmaker[AsyncSession], out: Tex
         count += 1
 
     async with sessionmaker() as session:
-        options: dict[str, Any] = {}
-        if session.get_bind().dialect.name == "postgresql":
-            # One snapshot for the whole export, whatever is written meanwhile.
-            options["isolation_level"] = "REPEATABLE READ"
+        # One snapshot for the whole export, whatever is written meanwhile.
+        options = dict(database_of(session).snapshot_options)
         connection = await session.connection(execution_options=options)
         # Dependency order: an importer reading line by line finds every key it needs.
         for export in (_export_authors, _export_categories, _export_tags, _export_articles):

@@ -38,6 +38,7 @@ from resolvers.access.permissions import (
     require_token,
     require_writable,
 )
+from resolvers.articles.former_slugs import Rename, keep_former_slugs
 from resolvers.articles.sanitize import sanitize_html
 from resolvers.articles.text_metrics import excerpt_from_body, plain_text, word_count
 from resolvers.errors import ErrorCode, Rejected, UserError, UserErrors
@@ -100,8 +101,7 @@ async def update_article(
     old_slug, was_published = article.slug, article.status == ArticleStatus.PUBLISHED.value
     changes = await _validated(session, fields, current=article)
     article = await _write(session, article, changes.values, expected_version, actor.now)
-    if article.slug != old_slug:
-        await _keep_former_slug(session, article.id, old_slug, article.slug, was_published)
+    await keep_former_slugs(session, [Rename(article.id, old_slug, article.slug, was_published)])
     if changes.tag_ids is not None:
         await _replace_tags(session, article.id, changes.tag_ids)
     return article
@@ -258,17 +258,6 @@ async def _add_tags(session: AsyncSession, article_id: int, tag_ids: Sequence[in
         await session.execute(
             insert(ArticleTag), [{"article_id": article_id, "tag_id": tag} for tag in tag_ids]
         )
-
-
-async def _keep_former_slug(
-    session: AsyncSession, article_id: int, old: str, new: str, was_published: bool
-) -> None:
-    # The article may take back a slug it had before: that one is current again.
-    await session.execute(
-        delete(ArticleSlug).where(ArticleSlug.slug == new, ArticleSlug.article_id == article_id)
-    )
-    if was_published:
-        await session.execute(insert(ArticleSlug).values(slug=old, article_id=article_id))
 
 
 def _slug_sources(article_id: int | None) -> list[Select[str]]:
