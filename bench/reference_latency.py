@@ -2,7 +2,7 @@
 
     python bench/reference_latency.py --database-url sqlite+aiosqlite:///bench.db [--requests 300]
 
-Load a corpus first (``masthead import``; the generator is ../shared/corpus/generate.py).
+Load a corpus first (``masthead db upgrade`` then ``masthead import FILE``, a JSON Lines corpus).
 Requests go through the real ASGI app in-process (no network), one at a time, rotating
 slugs drawn from the database so that no single row stays hot. A benchmark, not a test.
 """

@@ -2,16 +2,16 @@
 
     python bench/search_latency.py --database-url sqlite+aiosqlite:///bench.db [--requests 200]
 
-Load a corpus first (``masthead db upgrade`` then ``masthead import FILE``; the generator is
-../shared/corpus/generate.py). Queries are words of the titles of public articles drawn at
-random (seeded), so every query finds something and common words weigh as often as they
-occur: one word, or two or three consecutive words of one title, or one word searched in
-the category of the article whose title it came from. Requests go through the
-real ASGI app in-process, one at a time, asking for what a results page shows: ten hits with
-score, highlights and title, and the total count. A benchmark, not a test.
+Load a corpus first (``masthead db upgrade`` then ``masthead import FILE``, a JSON Lines
+corpus). Queries are words of the titles of public articles drawn at random (seeded), so
+every query finds something and common words weigh as often as they occur: one word, or two
+or three consecutive words of one title, or one word searched in the category of the article
+whose title it came from. Requests go through the real ASGI app in-process, one at a time,
+asking for what a results page shows: ten hits with score, highlights and title, and the
+total count. A benchmark, not a test.
 
 The "totalCount" columns report what the API answered, which stops at
-``resolvers.search.COUNT_LIMIT``: a search matching more reads as that limit.
+``resolvers.search.bounds.COUNT_LIMIT``: a search matching more reads as that limit.
 """
 
 from __future__ import annotations

@@ -46,8 +46,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         # What startup made (modules, the schema, mappers) lives as long as the process; out
-        # of the collector's sight, a full collection no longer walks it. Without this a
-        # search's p99 at 10k articles was 100 ms, where full collections took up to 98 ms.
+        # of the collector's sight, a full collection no longer walks it, so full collections
+        # stop showing up as tail latency (bench/results/request_path.md).
         gc.collect()
         gc.freeze()
         yield

@@ -1,4 +1,5 @@
-"""The three reference operations (the same documents as ../shared/corpus/queries/)."""
+"""The three reference operations (article page, home, category page) the benchmarks and
+statement-count tests run: a front end's typical reads."""
 
 from __future__ import annotations
 

@@ -252,8 +252,8 @@ async def article_by_slug(
     """By its slug, or by a slug it had before (links in the wild never break)."""
     if not could_be_slug(slug):
         return None
-    # Two indexed lookups folded into one id; ``slug = :s OR id IN (...)`` made both
-    # databases scan the whole table (100 ms at 100k articles).
+    # Two indexed lookups folded into one id: given ``slug = :s OR id IN (...)`` instead,
+    # both databases scan the whole table.
     current = select(Article.id).where(Article.slug == slug).scalar_subquery()
     former = select(ArticleSlug.article_id).where(ArticleSlug.slug == slug).scalar_subquery()
     return await session.scalar(

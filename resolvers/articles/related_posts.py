@@ -59,15 +59,15 @@ _BEFORE_ANY_ARTICLE = datetime(1, 1, 1)
 
 
 def _literal_int(value: int) -> ColumnElement[int]:
-    # LIMIT/OFFSET as literals, not bound parameters: a bound LIMIT made PostgreSQL plan the
-    # statement afresh on each call (PERFORMANCE.md), and `first` takes only 21 values.
+    # LIMIT/OFFSET as literals, not bound parameters: PostgreSQL plans a statement with a
+    # bound LIMIT afresh on each call, and `first` takes only 21 values.
     return literal_column(str(int(value)), Integer)
 
 
 def _padded(article_ids: Sequence[int]) -> list[int]:
     # The IN list renders one placeholder per id, and asyncpg caches prepared statements by
     # SQL text; padding the list to a power of two (repeating an id changes nothing) keeps
-    # the number of distinct texts, and so of 3-5 ms plannings, small.
+    # the number of distinct texts, and so of costly plannings of this statement, small.
     ids = sorted(set(article_ids))
     size = 1
     while size < len(ids):
@@ -89,8 +89,9 @@ def _ranking_order(
     )
 
 
-# Building this statement costs about 2 ms of Python, several times the per-request budget
-# (PERFORMANCE.md), so it is built once per shape, with the ids and `now` bound at execution.
+# Building this statement in Python costs several times what a whole request may spend
+# beyond its SQL (bench/results/related_posts.md), so it is built once per shape, with the
+# ids and `now` bound at execution.
 @functools.lru_cache(maxsize=64)
 def _ranking_statement(first: int, *, single_source: bool) -> Select[Article, int]:
     article_ids: BindParameter[list[int]] = bindparam("article_ids", expanding=True)
@@ -186,7 +187,7 @@ def _ranking_statement(first: int, *, single_source: bool) -> Select[Article, in
 
     if single_source:
         # One source needs no window: ORDER BY ... LIMIT lets both databases keep a top-n
-        # heap instead of sorting every candidate (about 20% of the time at 100k articles).
+        # heap instead of sorting every candidate.
         top = (
             public_candidates.add_columns(grouped.c.pin_position, score.label("score"))
             .order_by(*order)

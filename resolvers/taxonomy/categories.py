@@ -55,9 +55,9 @@ def in_subtree(
     """``column`` holds a category of the subtree under ``root`` (a one-id select).
 
     On PostgreSQL the subtree becomes an array, computed once: as ``IN`` over the recursive
-    CTE, the planner guesses the subtree at 321 categories whatever it is, costs a scan of
-    it per article, and at a million articles turned a search in one category from a walk
-    of the primary key into a full scan and sort (480 ms of a 1 s search).
+    CTE, the planner guesses one fixed subtree size whatever the tree, costs a scan of it per
+    article, and on a large corpus turns a search in one category from a walk of the primary
+    key into a full scan and sort (bench/results/search.md).
     """
     tree = subtree(root)
     return _InIds(column, select(tree.c.category_id).scalar_subquery())

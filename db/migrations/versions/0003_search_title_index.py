@@ -5,15 +5,15 @@ Revises: 0002
 Create Date: 2026-11-25
 
 Search scores only a bounded set of candidates: the newest matches overall and the newest
-matches in the title (see ``resolvers/search.py``). The second needs the titles' words on
-their own, in two ways: walked newest first, checked row by row (a common word), or looked
-up in an index (a rare one).
+matches in the title (see ``resolvers/search/bounds.py``). The second needs the titles'
+words on their own, in two ways: walked newest first, checked row by row (a common word),
+or looked up in an index (a rare one).
 
 PostgreSQL: a stored generated ``tsvector`` of the title alone (the configuration of
 ``search_document``, so a title match is a document match) with a GIN index. Stored rather
 than an expression index: checking a row then reads a vector of a few dozen bytes instead of
-running the parser, ``unaccent`` and the stemmer over the title, some twenty times cheaper,
-which decides whether the walk is worth it. SQLite needs nothing: the FTS5 table of 0002
+running the parser, ``unaccent`` and the stemmer over the title, which is what makes the
+walk worth it (bench/results/search.md). SQLite needs nothing: the FTS5 table of 0002
 answers ``{title} : (...)`` column filters from the index it already has.
 """
 

@@ -6,12 +6,13 @@ Create Date: 2026-11-25
 
 PostgreSQL only. Search reads ``search_document`` row by row wherever it walks articles
 newest first (the candidates, the sample that chooses between walk and index, the scores of
-the candidates; see ``resolvers/search.py``). An article's vector is some 3 KB, which its
-default storage (EXTENDED) moves out of line into the TOAST table once a row passes 2 KB:
-every read is then an index lookup and two chunk fetches, about 5 us of a walk's 6 us a row
-at a million articles. Storage MAIN keeps it in the row unless the row would not fit a page
-(the body, EXTENDED, goes out of line first); reading 50,000 vectors took 45 ms instead of
-135 ms. The heap grows by the vectors' size and the TOAST table shrinks by as much.
+the candidates; see ``resolvers/search/postgresql.py``). An article's vector is some 3 KB,
+which its default storage (EXTENDED) moves out of line into the TOAST table once a row
+passes 2 KB: every read is then an index lookup and two chunk fetches, most of what a walk
+costs a row. Storage MAIN keeps it in the row unless the row would not fit a page (the body,
+EXTENDED, goes out of line first), so reading vectors costs a fraction of what it did out of
+line (bench/results/search.md). The heap grows by the vectors' size and the TOAST table
+shrinks by as much.
 
 The setting applies to rows written from now on. Rows already there keep their vectors out
 of line until they are next written; ``VACUUM FULL articles`` (which locks the table while
