@@ -65,7 +65,6 @@ class ImportResult:
         return self.authors + self.categories + self.tags + self.articles
 
 
-
 # Columns whose difference makes an existing row "changed"; the rest follow from these.
 _ARTICLE_CONTENT = (
     "slug", "title", "excerpt", "body", "status", "published_at", "updated_at", "author_id",

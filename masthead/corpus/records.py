@@ -309,4 +309,3 @@ class RecordReader:
         seen = self.seen[ARTICLE.name]
         self.unresolved.update(pin for pin in related if pin not in seen)
         return Row(fields.line, number, values, tags, related)
-

@@ -1,0 +1,1 @@
+"""Articles: reads and the visibility rule, writes, related posts, former slugs, bodies."""

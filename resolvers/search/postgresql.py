@@ -200,9 +200,7 @@ class TsvectorSearch(SearchBackend):
         # scans and stops at the limit.
         matching = _DOCUMENT.op("@@")(_tsquery(text))
         return (
-            select(Article.id)
-            .where(matching, *_unindexed(conditions))
-            .limit(literal_limit(limit))
+            select(Article.id).where(matching, *_unindexed(conditions)).limit(literal_limit(limit))
         )
 
     def marked(self, text: SearchText, article_ids: Sequence[int]) -> Select[Any]:

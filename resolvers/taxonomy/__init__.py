@@ -1,0 +1,1 @@
+"""Categories (a tree), authors and tags: lookups, lists and writes."""

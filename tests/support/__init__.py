@@ -1,0 +1,1 @@
+"""Helpers the tests share: factories, the graphql() helper, databases, the CLI runner."""
