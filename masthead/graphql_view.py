@@ -20,6 +20,7 @@ from masthead.authentication import TokenBackend, refuse_token, viewer_of
 from masthead.graphql_http import GraphQLHeaders, GraphQLStatus
 from masthead.settings import Settings
 from schema.context import Context
+from schema.limits import Limits
 from schema.schema import build_schema
 
 __all__ = ["GraphQLView", "graphql_endpoint"]
@@ -30,8 +31,12 @@ class GraphQLView(GraphQL[Context, None]):
         super().__init__(
             build_schema(
                 introspection=settings.introspection,
-                max_depth=settings.max_query_depth,
-                max_aliases=settings.max_query_aliases,
+                limits=Limits(
+                    max_depth=settings.max_query_depth,
+                    max_aliases=settings.max_query_aliases,
+                    max_cost=settings.max_query_cost,
+                    max_fields=settings.max_query_fields,
+                ),
                 max_tokens=settings.max_query_tokens,
                 extensions=[GraphQLStatus],
             ),

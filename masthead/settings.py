@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     max_query_depth: int = 12
     max_query_aliases: int = 30
     max_query_tokens: int = 5000
+    max_query_cost: int = 10_000
+    max_query_fields: int = 2_000
     db_pool_size: int = 10
     log_sql: bool = False
 

@@ -5,19 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import strawberry
-from graphql import GraphQLError, NoSchemaIntrospectionCustomRule
+from graphql import ASTValidationRule, GraphQLError, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
-    QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
 )
 from strawberry.types import ExecutionContext
 
 from resolvers.errors import ClientError
+from schema.limits import Limits, QueryLimits
 from schema.mutation import Mutation
 from schema.query import Query as ReadQuery
 from schema.search import SearchQuery
@@ -28,6 +27,7 @@ __all__ = ["build_schema", "schema"]
 # Distinct documents whose validation is kept: a site's frontends send a few dozen;
 # unbounded, anyone could grow the process with unique texts.
 _CACHED_DOCUMENTS = 256
+_DEFAULT_LIMITS = Limits()
 
 
 @strawberry.type(
@@ -73,8 +73,7 @@ class _Schema(strawberry.Schema):
 def build_schema(
     *,
     introspection: bool = True,
-    max_depth: int = 12,
-    max_aliases: int = 30,
+    limits: Limits = _DEFAULT_LIMITS,
     max_tokens: int = 5000,
     extensions: Sequence[Callable[[], SchemaExtension]] = (),
 ) -> strawberry.Schema:
@@ -82,22 +81,21 @@ def build_schema(
 
     ``extensions`` run outermost, before errors are masked (the HTTP layer adds its own).
 
-    Depth, aliases and tokens are capped during parsing and validation, so a document over
-    a cap is refused before any SQL runs.
+    Tokens are capped while parsing, depth, aliases, fields, cost and list sizes
+    (``schema.limits``) before validation: a document over a cap is refused before any SQL
+    runs, and the measuring is linear in its size.
     """
     # The rules are made once, so every request validates with the same rule classes and
     # a document validated before is answered from the cache: graphql-core's validation
     # walks the whole document, a sizeable share of a cheap request.
-    rules = [
-        *QueryDepthLimiter(max_depth=max_depth).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
-    ]
+    rules: list[type[ASTValidationRule]] = []
     if not introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
     every: list[Callable[[], SchemaExtension]] = [
         *extensions,
         lambda: _MaskUnexpected(should_mask_error=_is_unexpected, error_message="Internal error."),
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
+        lambda: QueryLimits(limits=limits),
         lambda: AddValidationRules(rules),
         lambda: ValidationCache(maxsize=_CACHED_DOCUMENTS),
     ]

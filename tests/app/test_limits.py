@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
+import pytest
 from graphql import get_introspection_query
 from starlette.applications import Starlette
 
 from masthead.app import create_app
+from masthead.examples import ARTICLE_PAGE, HOME
 from masthead.settings import Settings
 from tests.support.graphql import data, graphql
 from tests.support.statements import StatementCounter
@@ -69,3 +73,140 @@ async def test_introspection_can_be_switched_off(settings: Settings) -> None:
         assert "introspection" in body["errors"][0]["message"].lower()
         assert (await data(client, "{ categories { slug } }")) == {"categories": []}
     await app.state.engine.dispose()
+
+
+BUILDER_PAGE = """
+{ articles(first: 100) { nodes {
+    title author { name } category { name } tags { name }
+    relatedPosts(first: 20) { title author { name } }
+} } }
+"""
+RELATED_THREE_DEEP = """
+{ articles(first: 100) { nodes {
+    relatedPosts(first: 20) { relatedPosts(first: 20) { relatedPosts(first: 20) { slug } } }
+} } }
+"""
+
+
+def _fan_out(levels: int) -> str:
+    """Each fragment spreads the one before twice: ``2^levels`` fields once written out."""
+    fragments = ["fragment F0 on Article { id title }"] + [
+        f"fragment F{i} on Article {{ ...F{i - 1} ...F{i - 1} slug }}" for i in range(1, levels + 1)
+    ]
+    return f'{{ article(slug: "x") {{ ...F{levels} }} }} ' + " ".join(fragments)
+
+
+async def test_every_answer_reports_its_cost(client: httpx.AsyncClient) -> None:
+    body = await graphql(client, ARTICLE_PAGE, {"slug": "none"})
+    assert body["extensions"]["cost"] == {"requestedQueryCost": 23, "maximumAvailable": 10_000}
+    body = await graphql(client, HOME)
+    assert body["extensions"]["cost"]["requestedQueryCost"] == 82
+
+
+async def test_what_a_page_fetches_is_admitted_and_what_none_needs_is_refused(
+    client: httpx.AsyncClient, statements: StatementCounter
+) -> None:
+    body = await graphql(client, BUILDER_PAGE)
+    assert "errors" not in body, body
+    assert body["extensions"]["cost"]["requestedQueryCost"] == 5_301
+    statements.reset()
+    refused = await graphql(client, RELATED_THREE_DEEP)
+    assert refused["data"] is None
+    assert refused["errors"][0]["extensions"]["code"] == "MAX_COST_EXCEEDED"
+    assert "costs 842101" in refused["errors"][0]["message"]
+    assert refused["extensions"]["cost"]["requestedQueryCost"] == 842_101
+    assert statements.count == 0
+
+
+async def test_cost_follows_variables_and_fragments(client: httpx.AsyncClient) -> None:
+    query = """
+    query Page($n: Int = 3) { articles(first: $n) { ...Listed } }
+    fragment Listed on ArticleConnection { nodes { tags { slug } } }
+    """
+    # The connection, then n articles with 10 tags each (the estimate for a tag list).
+    for variables, cost in (({}, 1 + 3 * 11), ({"n": 50}, 1 + 50 * 11)):
+        body = await graphql(client, query, variables)
+        assert body["extensions"]["cost"]["requestedQueryCost"] == cost
+
+
+async def test_fragments_fanning_out_are_refused_in_milliseconds(
+    client: httpx.AsyncClient, statements: StatementCounter
+) -> None:
+    statements.reset()
+    started = time.perf_counter()
+    body = await graphql(client, _fan_out(40))
+    assert time.perf_counter() - started < 1.0
+    assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert "fields once its fragments are spread" in body["errors"][0]["message"]
+    assert statements.count == 0
+    assert "errors" not in await graphql(client, _fan_out(8))  # 2^9 - 1 fields: fine
+
+
+async def test_depth_and_aliases_count_through_fragments(client: httpx.AsyncClient) -> None:
+    deep = (
+        'query Deep { ...Q } fragment Q on Query { article(slug: "x") { category '
+        + "{ parent " * 11
+        + "{ name }"
+        + " }" * 11
+        + " } }"
+    )
+    body = await graphql(client, deep)
+    assert body["errors"][0]["message"] == "'Deep' exceeds maximum operation depth of 12"
+    aliased = (
+        "{ ...A ...A } fragment A on Query { "
+        + " ".join(f"a{i}: tags {{ totalCount }}" for i in range(16))
+        + " }"
+    )
+    body = await graphql(client, aliased)
+    assert body["errors"][0]["message"] == "32 aliases found. Allowed: 30"
+
+
+def _strings(count: int) -> str:
+    return ", ".join(f'"s{i}"' for i in range(count))
+
+
+def _tag_filter(count: int) -> str:
+    return "{ articles(filter: {tagSlugs: [" + _strings(count) + "]}) { totalCount } }"
+
+
+@pytest.mark.parametrize(
+    ("query", "variables", "message"),
+    [
+        (
+            _tag_filter(1_000),
+            {},
+            "`tagSlugs` may hold at most 10 items, got 1000.",
+        ),
+        (
+            "query Q($f: ArticleFilter) { articles(filter: $f) { totalCount } }",
+            {"f": {"tagSlugs": [f"t{i}" for i in range(11)]}},
+            "`tagSlugs` may hold at most 10 items, got 11.",
+        ),
+        (
+            "query Q($s: [ArticleStatus!]) { articles(filter: {status: $s}) { totalCount } }",
+            {"s": ["DRAFT", "PUBLISHED", "DRAFT"]},
+            "`status` may hold at most 2 items, got 3.",
+        ),
+        (
+            'mutation { setRelatedPosts(id: "x", relatedIds: ['
+            + _strings(21)
+            + "]) { errors { message } } }",
+            {},
+            "`relatedIds` may hold at most 20 items, got 21.",
+        ),
+    ],
+)
+async def test_list_arguments_are_capped_before_any_sql(
+    client: httpx.AsyncClient,
+    statements: StatementCounter,
+    query: str,
+    variables: dict[str, object],
+    message: str,
+) -> None:
+    statements.reset()
+    body = await graphql(client, query, variables)
+    assert body["data"] is None
+    assert body["errors"][0]["message"] == message
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert statements.count == 0
+    assert (await data(client, _tag_filter(10))) == {"articles": {"totalCount": 0}}

@@ -1,0 +1,363 @@
+"""What a document may ask for: depth, aliases, cost and list sizes, measured before it runs.
+
+One walk of the document measures all four, each fragment once (its measure is kept and
+multiplied wherever it is spread), so the walk is linear in the document's size however
+fragments fan out. A document over a cap is refused before validation and before any SQL.
+
+Cost counts the objects an answer can hold. A field returning an object costs 1 plus what
+is selected inside it; a list costs its size times that. A list's size is its ``first`` or
+``last`` argument (the default page size when neither is given); the ``nodes`` and
+``edges`` of a connection take the size of the connection's page; other lists are estimated
+by :data:`LIST_ESTIMATES`. Leaves cost nothing; introspection neither costs nor nests. So a
+page of 100 articles, each with its author, category, tags and ``relatedPosts(first: 20)``
+with their authors, costs 5,301; ``articles(first: 100)`` with ``relatedPosts(first: 20)``
+three levels down costs 842,101.
+
+List-valued arguments and input fields hold at most :data:`LIST_CAPS` items (a list of
+enum values at most as many as the enum has, others :data:`MAX_LIST_ITEMS`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLEnumType,
+    GraphQLError,
+    GraphQLField,
+    GraphQLInputObjectType,
+    GraphQLInputType,
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNamedType,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
+    ListValueNode,
+    ObjectValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValueNode,
+    VariableNode,
+    get_named_type,
+    value_from_ast_untyped,
+)
+from graphql.pyutils import Undefined
+from strawberry.extensions import SchemaExtension
+
+from resolvers.pagination import DEFAULT_PAGE_SIZE
+
+__all__ = [
+    "LIST_CAPS",
+    "LIST_ESTIMATES",
+    "MAX_LIST_ITEMS",
+    "Limits",
+    "Measure",
+    "QueryLimits",
+    "measure",
+]
+
+# Sizes assumed for lists without a page size: what a real page shows at most.
+LIST_ESTIMATES: Mapping[str, int] = {"tags": 10, "children": 20, "ancestors": 10}
+_DEFAULT_ESTIMATE = 20
+# Items a list-valued argument or input field may hold. tagSlugs asks for articles with all
+# of the tags, each one more condition: no article has more than a handful.
+LIST_CAPS: Mapping[str, int] = {"tagSlugs": 10, "tagIds": 20, "relatedIds": 20}
+MAX_LIST_ITEMS = 100
+_PAGING = ("first", "last")
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_depth: int = 12
+    max_aliases: int = 30
+    max_cost: int = 10_000
+    # Fields selected, spreads written out: no page needs thousands, but a fragment spread
+    # twice in each of n nested fragments selects 2^n.
+    max_fields: int = 2_000
+
+
+@dataclass(frozen=True)
+class Measure:
+    """Cost, depth (a root field with only leaves is 1), aliases, and fields selected,
+    all counted through fragments as if each spread were written out."""
+
+    cost: int = 0
+    depth: int = 0
+    aliases: int = 0
+    fields: int = 0
+
+    def __add__(self, other: Measure) -> Measure:
+        return Measure(
+            self.cost + other.cost,
+            max(self.depth, other.depth),
+            self.aliases + other.aliases,
+            self.fields + other.fields,
+        )
+
+
+class _TooLong(Exception):
+    def __init__(self, name: str, cap: int, length: int) -> None:
+        super().__init__(f"`{name}` may hold at most {cap} items, got {length}.")
+
+
+class _Walk:
+    def __init__(
+        self, schema: GraphQLSchema, document: DocumentNode, variables: Mapping[str, Any]
+    ) -> None:
+        self.schema = schema
+        self.variables = variables
+        self.fragments = {
+            node.name.value: node
+            for node in document.definitions
+            if isinstance(node, FragmentDefinitionNode)
+        }
+        self.measured: dict[tuple[str, int | None], Measure] = {}
+
+    def selections(
+        self, node: SelectionSetNode, parent: GraphQLNamedType | None, page: int | None
+    ) -> Measure:
+        total = Measure()
+        for selection in node.selections:
+            if isinstance(selection, FieldNode):
+                total += self.field(selection, parent, page)
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                inner = self.schema.get_type(condition.name.value) if condition else parent
+                total += self.selections(selection.selection_set, inner, page)
+            elif isinstance(selection, FragmentSpreadNode):
+                total += self.fragment(selection.name.value, page)
+        return total
+
+    def fragment(self, name: str, page: int | None) -> Measure:
+        key = (name, page)
+        if key not in self.measured:
+            definition = self.fragments.get(name)
+            # Held at zero while it is walked: a cycle (which validation refuses) ends here.
+            self.measured[key] = Measure()
+            if definition is not None:
+                parent = self.schema.get_type(definition.type_condition.name.value)
+                self.measured[key] = self.selections(definition.selection_set, parent, page)
+        return self.measured[key]
+
+    def field(self, node: FieldNode, parent: GraphQLNamedType | None, page: int | None) -> Measure:
+        name = node.name.value
+        aliases = 1 if node.alias is not None else 0
+        fields = (
+            parent.fields if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType) else {}
+        )
+        definition: GraphQLField | None = fields.get(name)
+        if definition is not None:
+            self.check_lists(node, definition)
+        if node.selection_set is None:
+            return Measure(0, 0, aliases, 1)
+        child_type = get_named_type(definition.type) if definition is not None else None
+        paged = definition is not None and any(arg in definition.args for arg in _PAGING)
+        size = self.page_size(node, definition) if paged and definition is not None else None
+        if definition is not None and _is_list(definition.type):
+            own = size if size is not None else (page if page is not None else _estimate(name))
+            inner = self.selections(node.selection_set, child_type, None)
+        else:
+            own = 1
+            inner = self.selections(node.selection_set, child_type, size)
+        if name.startswith("__"):
+            # Introspection reads no data and its nesting is the schema's: neither counts.
+            return Measure(0, 0, aliases + inner.aliases, 1 + inner.fields)
+        if definition is None:
+            own = 0  # an unknown field: validation refuses it
+        return Measure(
+            own * (1 + inner.cost), inner.depth + 1, aliases + inner.aliases, 1 + inner.fields
+        )
+
+    def page_size(self, node: FieldNode, definition: GraphQLField) -> int:
+        sizes = [
+            value
+            for name in _PAGING
+            if name in definition.args
+            and type(value := self.argument(node, name, definition.args[name].default_value)) is int
+        ]
+        return max((max(size, 0) for size in sizes), default=DEFAULT_PAGE_SIZE)
+
+    def argument(self, node: FieldNode, name: str, default: Any) -> Any:
+        for argument in node.arguments or ():
+            if argument.name.value == name:
+                return self.value(argument.value)
+        return None if default is Undefined else default
+
+    def value(self, node: ValueNode) -> Any:
+        if isinstance(node, VariableNode):
+            return self.variables.get(node.name.value)
+        if isinstance(node, IntValueNode):
+            return int(node.value)
+        return value_from_ast_untyped(node, dict(self.variables))
+
+    def check_lists(self, node: FieldNode, definition: GraphQLField) -> None:
+        for argument in node.arguments or ():
+            arg = definition.args.get(argument.name.value)
+            if arg is not None:
+                self.check_value(argument.name.value, arg.type, argument.value)
+
+    def check_value(self, name: str, kind: GraphQLInputType, node: ValueNode) -> None:
+        if isinstance(node, VariableNode):
+            _check_python(name, kind, self.variables.get(node.name.value))
+            return
+        if isinstance(kind, GraphQLNonNull):
+            self.check_value(name, kind.of_type, node)
+        elif isinstance(kind, GraphQLList) and isinstance(node, ListValueNode):
+            _check_length(name, kind, len(node.values))
+            for item in node.values:
+                self.check_value(name, kind.of_type, item)
+        elif isinstance(kind, GraphQLInputObjectType) and isinstance(node, ObjectValueNode):
+            for field in node.fields:
+                input_field = kind.fields.get(field.name.value)
+                if input_field is not None:
+                    self.check_value(field.name.value, input_field.type, field.value)
+
+
+def _is_list(kind: Any) -> bool:
+    while isinstance(kind, GraphQLNonNull):
+        kind = kind.of_type
+    return isinstance(kind, GraphQLList)
+
+
+def _estimate(name: str) -> int:
+    return LIST_ESTIMATES.get(name, _DEFAULT_ESTIMATE)
+
+
+def _cap(name: str, kind: GraphQLList[Any]) -> int:
+    item = get_named_type(kind.of_type)
+    if isinstance(item, GraphQLEnumType):
+        return len(item.values)
+    return LIST_CAPS.get(name, MAX_LIST_ITEMS)
+
+
+def _check_length(name: str, kind: GraphQLList[Any], length: int) -> None:
+    cap = _cap(name, kind)
+    if length > cap:
+        raise _TooLong(name, cap, length)
+
+
+def _check_python(name: str, kind: GraphQLInputType, value: Any) -> None:
+    """The same caps on a variable's value."""
+    if isinstance(kind, GraphQLNonNull):
+        _check_python(name, kind.of_type, value)
+    elif isinstance(kind, GraphQLList) and isinstance(value, list):
+        _check_length(name, kind, len(value))
+        for item in value:
+            _check_python(name, kind.of_type, item)
+    elif isinstance(kind, GraphQLInputObjectType) and isinstance(value, dict):
+        for field_name, item in value.items():
+            input_field = kind.fields.get(field_name)
+            if input_field is not None:
+                _check_python(field_name, input_field.type, item)
+
+
+def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
+    operations = [
+        node for node in document.definitions if isinstance(node, OperationDefinitionNode)
+    ]
+    if name is None:
+        return operations[0] if len(operations) == 1 else None
+    return next((node for node in operations if node.name and node.name.value == name), None)
+
+
+def _with_defaults(
+    operation: OperationDefinitionNode, variables: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    given = dict(variables or {})
+    for definition in operation.variable_definitions or ():
+        name = definition.variable.name.value
+        if name not in given and definition.default_value is not None:
+            given[name] = value_from_ast_untyped(definition.default_value)
+    return given
+
+
+def measure(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None = None,
+    variables: Mapping[str, Any] | None = None,
+) -> Measure | None:
+    """The operation's measure; None when there is no such operation (validation says why).
+
+    Raises ``GraphQLError`` (``BAD_USER_INPUT``) for a list over its cap.
+    """
+    operation = _operation(document, operation_name)
+    if operation is None:
+        return None
+    walk = _Walk(schema, document, _with_defaults(operation, variables))
+    root = {
+        "query": schema.query_type,
+        "mutation": schema.mutation_type,
+        "subscription": schema.subscription_type,
+    }[operation.operation.value]
+    try:
+        found = walk.selections(operation.selection_set, root, None)
+    except _TooLong as error:
+        raise GraphQLError(str(error), extensions={"code": "BAD_USER_INPUT"}) from None
+    return found
+
+
+class QueryLimits(SchemaExtension):
+    """Refuses a document over a cap before it is validated; reports ``extensions.cost``."""
+
+    def __init__(self, *, limits: Limits) -> None:
+        self.limits = limits
+        self.measured: Measure | None = None
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        if document is not None:
+            graphql_schema = context.schema._schema  # Strawberry keeps graphql-core's schema here
+            self.measured = measure(
+                graphql_schema, document, context.operation_name, context.variables
+            )
+            self._refuse_over_caps()
+        yield
+
+    def _refuse_over_caps(self) -> None:
+        found, limits = self.measured, self.limits
+        if found is None:
+            return
+        name = self.execution_context.operation_name or "anonymous"
+        if found.depth > limits.max_depth:
+            raise GraphQLError(
+                f"'{name}' exceeds maximum operation depth of {limits.max_depth}",
+                extensions={"code": "GRAPHQL_VALIDATION_FAILED"},
+            )
+        if found.aliases > limits.max_aliases:
+            raise GraphQLError(
+                f"{found.aliases} aliases found. Allowed: {limits.max_aliases}",
+                extensions={"code": "GRAPHQL_VALIDATION_FAILED"},
+            )
+        if found.fields > limits.max_fields:
+            raise GraphQLError(
+                f"The document selects {found.fields} fields once its fragments are spread, "
+                f"more than the {limits.max_fields} allowed.",
+                extensions={"code": "GRAPHQL_VALIDATION_FAILED"},
+            )
+        if found.cost > limits.max_cost:
+            raise GraphQLError(
+                f"The query costs {found.cost}, more than the {limits.max_cost} allowed: ask "
+                "for smaller pages (`first`) or fewer nested lists.",
+                extensions={"code": "MAX_COST_EXCEEDED"},
+            )
+
+    def get_results(self) -> dict[str, Any]:
+        if self.measured is None:
+            return {}
+        return {
+            "cost": {
+                "requestedQueryCost": self.measured.cost,
+                "maximumAvailable": self.limits.max_cost,
+            }
+        }
