@@ -13,6 +13,7 @@ to the context (its documented way to change a status).
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 
 from starlette.datastructures import Headers, MutableHeaders
@@ -42,8 +43,22 @@ class MethodNotAllowed(ClientError):
     code = "METHOD_NOT_ALLOWED"
 
 
+# Codes for the requests refused before GraphQL runs (Strawberry and Starlette answer
+# them in plain text; the SPEC wants every error answer in JSON).
+_CODE_BY_STATUS = {
+    400: "BAD_REQUEST",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+}
+# A plain-text refusal is a line of text: more is cut off.
+_MAX_PLAIN_TEXT = 4096
+
+
 class GraphQLHeaders:
-    """``Vary``, ``Cache-Control`` for token answers, and the media type asked for."""
+    """``Vary``, ``Cache-Control`` for token answers, the media type asked for, and every
+    plain-text refusal rewritten as a JSON error with ``extensions.code``."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -55,8 +70,11 @@ class GraphQLHeaders:
         request = Headers(scope=scope)
         with_token = "authorization" in request
         graphql_response = _wants_graphql_response(request)
+        refusal: Message | None = None
+        text = b""
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal refusal, text
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 # Caches must key on both, so a token's answer never reaches anyone else.
@@ -64,11 +82,35 @@ class GraphQLHeaders:
                 if with_token:
                     headers["Cache-Control"] = "private, no-store"
                 media_type = headers.get("content-type", "").partition(";")[0]
+                if message["status"] >= 400 and media_type == "text/plain":
+                    refusal = message  # held until its text has come
+                    return
                 if graphql_response and media_type == _JSON:
                     headers["Content-Type"] = f"{GRAPHQL_RESPONSE}; charset=utf-8"
+            elif refusal is not None and message["type"] == "http.response.body":
+                text = (text + message.get("body", b""))[:_MAX_PLAIN_TEXT]
+                if not message.get("more_body", False):
+                    await _send_as_json(send, refusal, text, graphql_response)
+                return
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+async def _send_as_json(send: Send, start: Message, text: bytes, graphql_response: bool) -> None:
+    status: int = start["status"]
+    error = {
+        "message": text.decode("utf-8", "replace").strip() or "The request was refused.",
+        "extensions": {"code": _CODE_BY_STATUS.get(status, "BAD_REQUEST")},
+    }
+    body = json.dumps({"errors": [error]}, separators=(",", ":")).encode()
+    headers = MutableHeaders(raw=list(start["headers"]))
+    headers["Content-Type"] = (
+        f"{GRAPHQL_RESPONSE}; charset=utf-8" if graphql_response else f"{_JSON}; charset=utf-8"
+    )
+    headers["Content-Length"] = str(len(body))
+    await send({"type": "http.response.start", "status": status, "headers": headers.raw})
+    await send({"type": "http.response.body", "body": body})
 
 
 class GraphQLStatus(SchemaExtension):

@@ -7,9 +7,12 @@ puts them together.
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp
@@ -39,10 +42,26 @@ class GraphQLView(GraphQL[Context, None]):
                 ),
                 max_tokens=settings.max_query_tokens,
                 extensions=[GraphQLStatus],
+                max_batch=settings.max_batch_operations,
             ),
             graphql_ide="graphiql" if settings.graphiql else None,
         )
         self._sessionmaker = sessionmaker
+
+    def decode_json(self, data: str | bytes) -> object:
+        """A request body (or a GET parameter): strict UTF-8 JSON holding an object, or a
+        batch of them. Anything else is refused as unparsable (400), never a crash."""
+        try:
+            text = data.decode("utf-8") if isinstance(data, bytes) else data
+            value = json.loads(text)
+        except UnicodeDecodeError as error:
+            raise json.JSONDecodeError(f"not UTF-8: {error.reason}", "", error.start) from None
+        except RecursionError:
+            raise json.JSONDecodeError("nested too deeply", "", 0) from None
+        batch = value if isinstance(value, list) else [value]
+        if not batch or not all(isinstance(item, dict) for item in batch):
+            raise json.JSONDecodeError("a GraphQL request is a JSON object", "", 0)
+        return value
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -61,6 +80,8 @@ def graphql_endpoint(
     """The view, and the middleware that goes around it (outermost first)."""
     middleware = [
         Middleware(GraphQLHeaders),
+        # Counted while the body arrives, chunked or not, so no body is held whole.
+        Middleware(RequestBodyLimitMiddleware, max_body_size=settings.max_body_bytes),
         Middleware(
             AuthenticationMiddleware, backend=TokenBackend(sessionmaker), on_error=refuse_token
         ),

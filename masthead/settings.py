@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     max_query_tokens: int = 5000
     max_query_cost: int = 10_000
     max_query_fields: int = 2_000
+    max_body_bytes: int = 100_000
+    max_batch_operations: int = 10
     db_pool_size: int = 10
     log_sql: bool = False
 

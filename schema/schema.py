@@ -13,6 +13,7 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from resolvers.errors import ClientError
@@ -75,6 +76,7 @@ def build_schema(
     introspection: bool = True,
     limits: Limits = _DEFAULT_LIMITS,
     max_tokens: int = 5000,
+    max_batch: int = 10,
     extensions: Sequence[Callable[[], SchemaExtension]] = (),
 ) -> strawberry.Schema:
     """The schema; production can switch introspection off (``MASTHEAD_INTROSPECTION``).
@@ -104,6 +106,7 @@ def build_schema(
         mutation=Mutation,
         types=[Article, Author, Category, Tag],
         extensions=every,
+        config=StrawberryConfig(batching_config={"max_operations": max_batch}),
     )
 
 

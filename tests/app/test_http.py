@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator
+
 import httpx
+import pytest
 
 from masthead.app import create_app
 from masthead.settings import Settings
@@ -97,3 +101,57 @@ async def test_readyz_is_503_without_a_database() -> None:
     await app.state.engine.dispose()
     assert response.status_code == 503
     assert response.json() == {"status": "unavailable"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"null", b"42", b'"query"', b"[]", b"[1, 2]", b'{"query": "\xff\xfe"}', b"[" * 40_000],
+    ids=["null", "number", "string", "empty batch", "batch of numbers", "not UTF-8", "deep"],
+)
+async def test_bodies_that_are_not_graphql_requests_are_400_json(
+    client: httpx.AsyncClient, body: bytes
+) -> None:
+    response = await client.post(
+        "/graphql", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+async def test_a_body_over_the_cap_is_413_json_with_or_without_a_length(
+    client: httpx.AsyncClient,
+) -> None:
+    query = json.dumps({"query": "{ tags { totalCount } }" + " " * 100_000}).encode()
+    sized = await client.post(
+        "/graphql", content=query, headers={"content-type": "application/json"}
+    )
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(query), 4096):
+            yield query[start : start + 4096]
+
+    chunked = await client.post(
+        "/graphql", content=chunks(), headers={"content-type": "application/json"}
+    )
+    for response in (sized, chunked):
+        assert response.status_code == 413
+        assert response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+    assert "content-length" not in chunked.request.headers
+
+
+async def test_batches_up_to_ten_operations(client: httpx.AsyncClient) -> None:
+    operation = {"query": CATEGORIES}
+    answers = (await client.post("/graphql", json=[operation, operation])).json()
+    assert [answer["data"] for answer in answers] == [{"categories": []}] * 2
+    assert all(answer["extensions"]["cost"]["requestedQueryCost"] == 20 for answer in answers)
+    assert len((await client.post("/graphql", json=[operation] * 10)).json()) == 10
+    refused = await client.post("/graphql", json=[operation] * 11)
+    assert refused.status_code == 400
+    assert refused.json()["errors"][0]["message"] == "Too many operations"
+
+
+async def test_other_methods_are_405_json(client: httpx.AsyncClient) -> None:
+    response = await client.put("/graphql", json={"query": CATEGORIES})
+    assert response.status_code == 405
+    assert response.json()["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
