@@ -63,10 +63,10 @@ class TokenBackend(AuthenticationBackend):
 
 
 def refuse_token(conn: HTTPConnection, error: AuthenticationError) -> Response:
-    """A GraphQL response with no data: 401 where the client speaks graphql-response+json."""
+    """A request error (no ``data``): 401 where the client speaks graphql-response+json."""
     status = 401 if GRAPHQL_RESPONSE in conn.headers.get("accept", "") else 200
     refusal = {"message": str(error), "extensions": {"code": "UNAUTHENTICATED"}}
-    return JSONResponse({"data": None, "errors": [refusal]}, status_code=status)
+    return JSONResponse({"errors": [refusal]}, status_code=status)
 
 
 def viewer_of(conn: HTTPConnection) -> Viewer:

@@ -18,6 +18,9 @@ from starlette.responses import Response
 from starlette.types import ASGIApp
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
+from strawberry.types.execution import PreExecutionError
 
 from masthead.authentication import TokenBackend, refuse_token, viewer_of
 from masthead.graphql_http import GraphQLHeaders, GraphQLStatus
@@ -62,6 +65,17 @@ class GraphQLView(GraphQL[Context, None]):
         if not batch or not all(isinstance(item, dict) for item in batch):
             raise json.JSONDecodeError("a GraphQL request is a JSON object", "", 0)
         return value
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        """GraphQL over HTTP: a request refused before execution (it did not parse, was
+        invalid or over a cap) has no ``data`` entry at all; ``"data": null`` means
+        execution started and failed."""
+        response = await super().process_result(request, result)
+        if isinstance(result, PreExecutionError):
+            response.pop("data", None)
+        return response
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket

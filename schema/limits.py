@@ -53,7 +53,7 @@ from graphql import (
 from graphql.pyutils import Undefined
 from strawberry.extensions import SchemaExtension
 
-from resolvers.pagination import DEFAULT_PAGE_SIZE
+from resolvers.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 __all__ = [
     "LIST_CAPS",
@@ -184,7 +184,9 @@ class _Walk:
             if name in definition.args
             and type(value := self.argument(node, name, definition.args[name].default_value)) is int
         ]
-        return max((max(size, 0) for size in sizes), default=DEFAULT_PAGE_SIZE)
+        # A size out of range is refused by the field itself, with the range in its message.
+        size = max(sizes, default=DEFAULT_PAGE_SIZE)
+        return min(max(size, 0), MAX_PAGE_SIZE)
 
     def argument(self, node: FieldNode, name: str, default: Any) -> Any:
         for argument in node.arguments or ():

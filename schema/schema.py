@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
 import strawberry
@@ -44,8 +45,18 @@ def _is_unexpected(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, ClientError | GraphQLError)
 
 
+# graphql-core's validation suggests names close to a misspelt one: with introspection off
+# that would hand out the schema one guess at a time.
+_SUGGESTION = re.compile(r" Did you mean .*\?$")
+
+
 class _MaskUnexpected(MaskErrors):
-    """Masks the unexpected, and gives every error an ``extensions.code`` to branch on."""
+    """Masks the unexpected, and gives every error an ``extensions.code`` to branch on;
+    without introspection, drops the names validation would suggest."""
+
+    def __init__(self, *, suggest: bool) -> None:
+        super().__init__(should_mask_error=_is_unexpected, error_message="Internal error.")
+        self.suggest = suggest
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         masked = super().anonymise_error(error)
@@ -60,6 +71,8 @@ class _MaskUnexpected(MaskErrors):
                 syntax = error.message.startswith("Syntax Error")
                 code = "GRAPHQL_PARSE_FAILED" if syntax else "GRAPHQL_VALIDATION_FAILED"
                 error.extensions = {**(error.extensions or {}), "code": code}
+            if not self.suggest and error.original_error is None:
+                error.message = _SUGGESTION.sub("", error.message)
         return processed
 
 
@@ -95,7 +108,7 @@ def build_schema(
         rules.append(NoSchemaIntrospectionCustomRule)
     every: list[Callable[[], SchemaExtension]] = [
         *extensions,
-        lambda: _MaskUnexpected(should_mask_error=_is_unexpected, error_message="Internal error."),
+        lambda: _MaskUnexpected(suggest=introspection),
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
         lambda: QueryLimits(limits=limits),
         lambda: AddValidationRules(rules),

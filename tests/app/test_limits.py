@@ -111,7 +111,7 @@ async def test_what_a_page_fetches_is_admitted_and_what_none_needs_is_refused(
     assert body["extensions"]["cost"]["requestedQueryCost"] == 5_301
     statements.reset()
     refused = await graphql(client, RELATED_THREE_DEEP)
-    assert refused["data"] is None
+    assert "data" not in refused
     assert refused["errors"][0]["extensions"]["code"] == "MAX_COST_EXCEEDED"
     assert "costs 842101" in refused["errors"][0]["message"]
     assert refused["extensions"]["cost"]["requestedQueryCost"] == 842_101
@@ -205,8 +205,34 @@ async def test_list_arguments_are_capped_before_any_sql(
 ) -> None:
     statements.reset()
     body = await graphql(client, query, variables)
-    assert body["data"] is None
+    assert "data" not in body
     assert body["errors"][0]["message"] == message
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert statements.count == 0
     assert (await data(client, _tag_filter(10))) == {"articles": {"totalCount": 0}}
+
+
+MISSPELT = [
+    '{ artcle(slug: "x") { id } }',
+    '{ article(slg: "x") { id } }',
+    '{ article(slug: "x") { titel } }',
+    "{ articles(orderBy: NEWST) { totalCount } }",
+    '{ article(slug: "x") { ... on Artcle { id } } }',
+    'mutation { deleteTg(id: "x") { deletedId } }',
+    "query Q($f: ArticleFiltr) { articles(filter: $f) { totalCount } }",
+]
+
+
+async def test_without_introspection_no_name_is_suggested(settings: Settings) -> None:
+    quiet = create_app(settings.model_copy(update={"introspection": False}))
+    chatty = create_app(settings)
+    for app, suggests in ((quiet, False), (chatty, True)):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            for query in MISSPELT:
+                errors = (await graphql(client, query))["errors"]
+                assert errors, query
+                messages = " ".join(error["message"] for error in errors)
+                assert ("Did you mean" in messages) is suggests, (query, messages)
+                assert errors[0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+        await app.state.engine.dispose()

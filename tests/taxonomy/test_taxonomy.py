@@ -617,7 +617,8 @@ async def test_authors_and_tags_cursors_do_not_mix(
 # -- nested lists, batched ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("first", [0, 1, 2, 3, 100])
+# 30: every list whole; 100 articles for each of 100 authors would be over the cost cap.
+@pytest.mark.parametrize("first", [0, 1, 2, 3, 30])
 async def test_nested_lists_hold_each_parents_own_articles(
     client: httpx.AsyncClient, people: People, first: int
 ) -> None:
