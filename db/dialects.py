@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -18,7 +19,28 @@ from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.pool import ConnectionPoolEntry
 
-__all__ = ["POSTGRESQL", "SQLITE", "Database", "DatabaseKind", "database_for_url", "database_of"]
+__all__ = [
+    "POSTGRESQL",
+    "SQLITE",
+    "Database",
+    "DatabaseKind",
+    "Timeouts",
+    "database_for_url",
+    "database_of",
+]
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Deadlines for serving requests, in seconds (the CLI's imports run without them)."""
+
+    statement: float
+    connect: float
+    pool: float
+
+
+# How much longer than the statement deadline the driver waits for an answer.
+_COMMAND_GRACE = 0.25
 
 
 class DatabaseKind(StrEnum):
@@ -36,8 +58,8 @@ class Database(ABC):
     snapshot_options: ClassVar[Mapping[str, Any]]
 
     @abstractmethod
-    def engine_options(self, *, pool_size: int) -> dict[str, Any]:
-        """Keyword arguments for ``create_async_engine``."""
+    def engine_options(self, *, pool_size: int, timeouts: Timeouts | None) -> dict[str, Any]:
+        """Keyword arguments for ``create_async_engine``; ``timeouts`` when serving."""
 
     def prepare(self, engine: AsyncEngine) -> None:  # noqa: B027  # optional hook
         """Set up what every new connection needs (nothing by default)."""
@@ -65,8 +87,9 @@ class _SQLite(Database):
     # A read transaction in WAL mode already sees one snapshot.
     snapshot_options: ClassVar[Mapping[str, Any]] = {}
 
-    def engine_options(self, *, pool_size: int) -> dict[str, Any]:
-        return {}
+    def engine_options(self, *, pool_size: int, timeouts: Timeouts | None) -> dict[str, Any]:
+        # A file: nothing to connect to or partition; busy_timeout bounds waiting for locks.
+        return {} if timeouts is None else {"pool_timeout": timeouts.pool}
 
     def prepare(self, engine: AsyncEngine) -> None:
         sync_engine: Engine = engine.sync_engine
@@ -104,16 +127,31 @@ class _PostgreSQL(Database):
     alters_in_batches = False
     snapshot_options: ClassVar[Mapping[str, Any]] = {"isolation_level": "REPEATABLE READ"}
 
-    def engine_options(self, *, pool_size: int) -> dict[str, Any]:
+    def engine_options(self, *, pool_size: int, timeouts: Timeouts | None) -> dict[str, Any]:
         # No JIT: it pays off for long analytic queries, and it starts wherever the
         # planner's estimate passes jit_above_cost, which the search statement's does on a
         # large corpus (for branches that never run): compiling costs more than running.
-        return {
+        server_settings = {"jit": "off"}
+        options: dict[str, Any] = {
             "pool_size": pool_size,
             "max_overflow": pool_size,
+            # No ping per checkout (a round trip each time): a connection the server closed
+            # fails its first statement, the pool is renewed and the read is run again.
             "pool_pre_ping": False,
-            "connect_args": {"server_settings": {"jit": "off"}},
         }
+        connect_args: dict[str, Any] = {"server_settings": server_settings}
+        if timeouts is not None:
+            # The server ends a statement at the deadline; the driver gives up a little
+            # later on a connection that stopped answering (a partition), and on connecting.
+            server_settings["statement_timeout"] = str(int(timeouts.statement * 1000))
+            connect_args["command_timeout"] = timeouts.statement + _COMMAND_GRACE
+            connect_args["timeout"] = timeouts.connect
+            options["pool_timeout"] = timeouts.pool
+        options["connect_args"] = connect_args
+        return options
+
+    def prepare(self, engine: AsyncEngine) -> None:
+        event.listen(engine.sync_engine, "invalidate", _terminate_at_once)
 
     async def begin_write(self, session: AsyncSession) -> None:
         # READ COMMITTED with row locks and advisory locks where writes could race.
@@ -136,6 +174,15 @@ class _PostgreSQL(Database):
                     ") AS s WHERE top > coalesce(pg_sequence_last_value(seq), 0)"
                 )
             )
+
+
+def _terminate_at_once(dbapi_connection: Any, _record: ConnectionPoolEntry, _error: Any) -> None:
+    # SQLAlchemy closes an invalidated asyncpg connection politely, waiting up to two
+    # seconds for a server that may have stopped answering (a partition): that wait came on
+    # top of the timeout that found it. asyncpg's terminate() drops the socket at once.
+    driver = getattr(dbapi_connection, "driver_connection", None)
+    if driver is not None and not driver.is_closed():
+        driver.terminate()
 
 
 SQLITE: Database = _SQLite()

@@ -9,15 +9,19 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from db.dialects import database_for_url
+from db.dialects import Timeouts, database_for_url
 
 __all__ = ["create_engine", "create_sessionmaker"]
 
 
-def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
-    """An async engine for ``url`` with the settings its database needs (``db.dialects``)."""
+def create_engine(
+    url: str, *, pool_size: int = 10, echo: bool = False, timeouts: Timeouts | None = None
+) -> AsyncEngine:
+    """An async engine for ``url`` with the settings its database needs (``db.dialects``);
+    a serving engine passes ``timeouts``."""
     database = database_for_url(url)
-    engine = create_async_engine(url, echo=echo, **database.engine_options(pool_size=pool_size))
+    options = database.engine_options(pool_size=pool_size, timeouts=timeouts)
+    engine = create_async_engine(url, echo=echo, **options)
     database.prepare(engine)
     return engine
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -13,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from db.dialects import Timeouts
 from db.engine import create_engine, create_sessionmaker
 from masthead.graphql_view import graphql_endpoint
 from masthead.settings import Settings
@@ -25,8 +27,16 @@ logger = logging.getLogger("masthead")
 def create_app(settings: Settings | None = None) -> Starlette:
     """The ASGI app; the engine is made here so tests can drive it without a lifespan."""
     settings = settings or Settings()
+    timeouts = Timeouts(
+        statement=settings.db_statement_timeout,
+        connect=settings.db_connect_timeout,
+        pool=settings.db_pool_timeout,
+    )
     engine = create_engine(
-        settings.database_url, pool_size=settings.db_pool_size, echo=settings.log_sql
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        echo=settings.log_sql,
+        timeouts=timeouts,
     )
     sessionmaker = create_sessionmaker(engine)
     view, view_middleware = graphql_endpoint(settings, sessionmaker)
@@ -36,8 +46,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     async def readyz(_request: Request) -> Response:
         try:
-            async with engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
+            async with asyncio.timeout(settings.db_connect_timeout):
+                async with engine.connect() as connection:
+                    await connection.execute(text("SELECT 1"))
         except Exception as error:  # any failure to reach the database means not ready
             logger.warning("database not reachable: %s", error)
             return JSONResponse({"status": "unavailable"}, status_code=503)

@@ -17,12 +17,14 @@ from starlette.authentication import (
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, Response
 
+from db.failures import DatabaseFailure, database_failure, once_more_if_stale
 from masthead.graphql_http import GRAPHQL_RESPONSE
 from resolvers.access.tokens import authenticate
 from resolvers.access.viewer import ANONYMOUS, Viewer
 
-__all__ = ["TokenBackend", "TokenUser", "refuse_token", "viewer_of"]
+__all__ = ["DatabaseUnavailable", "TokenBackend", "TokenUser", "refuse_token", "viewer_of"]
 
+_RETRY_AFTER = {"Retry-After": "1"}
 _REFUSED = (
     "The API token is unknown or revoked; send `Authorization: Bearer <token>` "
     "with a valid token, or no Authorization header to read public content."
@@ -56,14 +58,32 @@ class TokenBackend(AuthenticationBackend):
         secret = secret.strip()
         viewer = None
         if scheme.lower() == "bearer" and secret:
-            viewer = await authenticate(self._sessionmaker, secret)
+            try:
+                viewer = await once_more_if_stale(lambda: authenticate(self._sessionmaker, secret))
+            except Exception as error:
+                failure = database_failure(error)
+                if failure is None:
+                    raise
+                raise DatabaseUnavailable(failure) from error
         if viewer is None:
             raise AuthenticationError(_REFUSED)
         return AuthCredentials([viewer.role.value if viewer.role else ""]), TokenUser(viewer)
 
 
+class DatabaseUnavailable(AuthenticationError):
+    """The token could not be checked: the database is away or too slow."""
+
+    def __init__(self, failure: DatabaseFailure) -> None:
+        super().__init__("The database is unavailable; try again shortly.")
+        self.failure = failure
+
+
 def refuse_token(conn: HTTPConnection, error: AuthenticationError) -> Response:
-    """A request error (no ``data``): 401 where the client speaks graphql-response+json."""
+    """A request error (no ``data``): 401 where the client speaks graphql-response+json,
+    503 when the token could not be checked."""
+    if isinstance(error, DatabaseUnavailable):
+        unavailable = {"message": str(error), "extensions": {"code": error.failure.value}}
+        return JSONResponse({"errors": [unavailable]}, status_code=503, headers=_RETRY_AFTER)
     status = 401 if GRAPHQL_RESPONSE in conn.headers.get("accept", "") else 200
     refusal = {"message": str(error), "extensions": {"code": "UNAUTHENTICATED"}}
     return JSONResponse({"errors": [refusal]}, status_code=status)

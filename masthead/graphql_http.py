@@ -13,6 +13,7 @@ to the context (its documented way to change a status).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
 
@@ -22,15 +23,25 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
+from db.failures import DatabaseFailure
 from resolvers.errors import ClientError
 from schema.context import Context
 
-__all__ = ["GRAPHQL_RESPONSE", "GraphQLHeaders", "GraphQLStatus", "MethodNotAllowed"]
+__all__ = [
+    "GRAPHQL_RESPONSE",
+    "GraphQLHeaders",
+    "GraphQLStatus",
+    "MethodNotAllowed",
+    "RequestDeadline",
+]
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 _JSON = "application/json"
 # A request that failed as a whole: the most telling of its errors' codes gives the status.
 _STATUS_BY_CODE = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403}
+# The database is away or too slow: 503, whatever was asked for, and when to try again.
+_RETRY_LATER = {failure.value for failure in DatabaseFailure}
+_RETRY_AFTER_SECONDS = "1"
 
 
 def _wants_graphql_response(headers: Headers) -> bool:
@@ -97,6 +108,47 @@ class GraphQLHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class RequestDeadline:
+    """A whole request runs under ``seconds``; past it, 503 ``TIMEOUT`` with ``Retry-After``.
+
+    The statement timeout bounds each query; this bounds everything else (many queries,
+    a slow client's body) so that no request holds a worker for long.
+    """
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_marking(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            async with asyncio.timeout(self.seconds):
+                await self.app(scope, receive, send_marking)
+        except TimeoutError:
+            if started:
+                raise
+            error = {
+                "message": f"The request took longer than {self.seconds:g} s; try again shortly.",
+                "extensions": {"code": "TIMEOUT"},
+            }
+            body = json.dumps({"errors": [error]}, separators=(",", ":")).encode()
+            headers = MutableHeaders()
+            headers["Content-Type"] = f"{_JSON}; charset=utf-8"
+            headers["Content-Length"] = str(len(body))
+            headers["Retry-After"] = _RETRY_AFTER_SECONDS
+            await send({"type": "http.response.start", "status": 503, "headers": headers.raw})
+            await send({"type": "http.response.body", "body": body})
+
+
 async def _send_as_json(send: Send, start: Message, text: bytes, graphql_response: bool) -> None:
     status: int = start["status"]
     error = {
@@ -114,7 +166,8 @@ async def _send_as_json(send: Send, start: Message, text: bytes, graphql_respons
 
 
 class GraphQLStatus(SchemaExtension):
-    """405 for a mutation over GET; 4xx for a failed request to graphql-response+json.
+    """405 for a mutation over GET; 503 with ``Retry-After`` when the database failed; 4xx
+    for a failed request to graphql-response+json.
 
     It also waits, once the operation is done, for reads a cancelled field left running
     (see ``ReadSessions``), so that every connection is back in the pool when it answers.
@@ -151,10 +204,17 @@ class GraphQLStatus(SchemaExtension):
         if context is None or not isinstance(context.response, Response):
             return
         result = self.execution_context.result
-        errors = self.execution_context.pre_execution_errors or (result.errors if result else None)
-        if not errors or (result is not None and result.data is not None):
+        # The result's errors are the masked ones, with their codes.
+        errors = (result.errors if result else None) or self.execution_context.pre_execution_errors
+        if not errors:
+            return
+        codes = {(error.extensions or {}).get("code") for error in errors}
+        if codes & _RETRY_LATER:
+            context.response.status_code = 503
+            context.response.headers["Retry-After"] = _RETRY_AFTER_SECONDS
+            return
+        if result is not None and result.data is not None:
             return
         if _wants_graphql_response(context.request.headers):
-            codes = {(error.extensions or {}).get("code") for error in errors}
             status = next((s for code, s in _STATUS_BY_CODE.items() if code in codes), 400)
             context.response.status_code = status

@@ -23,7 +23,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 
 from masthead.authentication import TokenBackend, refuse_token, viewer_of
-from masthead.graphql_http import GraphQLHeaders, GraphQLStatus
+from masthead.graphql_http import GraphQLHeaders, GraphQLStatus, RequestDeadline
 from masthead.settings import Settings
 from schema.context import Context
 from schema.limits import Limits
@@ -94,6 +94,7 @@ def graphql_endpoint(
     """The view, and the middleware that goes around it (outermost first)."""
     middleware = [
         Middleware(GraphQLHeaders),
+        Middleware(RequestDeadline, seconds=settings.request_timeout),
         # Counted while the body arrives, chunked or not, so no body is held whole.
         Middleware(RequestBodyLimitMiddleware, max_body_size=settings.max_body_bytes),
         Middleware(

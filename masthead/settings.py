@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = 100_000
     max_batch_operations: int = 10
     db_pool_size: int = 10
+    # Deadlines, in seconds: each statement (PostgreSQL), connecting, waiting for a pooled
+    # connection, and a whole request.
+    db_statement_timeout: float = 1.5
+    db_connect_timeout: float = 1.5
+    db_pool_timeout: float = 1.0
+    request_timeout: float = 10.0
     log_sql: bool = False
 
     @field_validator("database_url")

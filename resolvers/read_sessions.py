@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from db.failures import once_more_if_stale
+
 __all__ = ["ReadSessions"]
 
 T = TypeVar("T")
@@ -32,7 +34,10 @@ class ReadSessions:
             async with self._sessionmaker() as session:
                 return await work(session)
 
-        task = asyncio.ensure_future(in_session())
+        async def read() -> T:
+            return await once_more_if_stale(in_session)
+
+        task = asyncio.ensure_future(read())
         self._running.add(task)
         task.add_done_callback(self._running.discard)
         return await asyncio.shield(task)

@@ -17,6 +17,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from db.failures import DatabaseFailure, database_failure
 from resolvers.errors import ClientError
 from schema.limits import Limits, QueryLimits
 from schema.mutation import Mutation
@@ -50,6 +51,12 @@ def _is_unexpected(error: GraphQLError) -> bool:
 _SUGGESTION = re.compile(r" Did you mean .*\?$")
 
 
+_DATABASE_FAILURES = {
+    DatabaseFailure.UNAVAILABLE: "The database is unavailable; try again shortly.",
+    DatabaseFailure.TIMEOUT: "The database did not answer in time; try again shortly.",
+}
+
+
 class _MaskUnexpected(MaskErrors):
     """Masks the unexpected, and gives every error an ``extensions.code`` to branch on;
     without introspection, drops the names validation would suggest."""
@@ -59,6 +66,15 @@ class _MaskUnexpected(MaskErrors):
         self.suggest = suggest
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        failure = database_failure(error.original_error)
+        if failure is not None:
+            # The service's failure, not the request's: say so, and that a retry may work.
+            return GraphQLError(
+                _DATABASE_FAILURES[failure],
+                nodes=error.nodes,
+                path=error.path,
+                extensions={"code": failure.value},
+            )
         masked = super().anonymise_error(error)
         masked.extensions = {"code": "INTERNAL_SERVER_ERROR"}
         return masked
