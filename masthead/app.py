@@ -10,6 +10,9 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -71,6 +74,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/graphql", view, middleware=view_middleware),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+        ],
+        middleware=[
+            # Maintained middleware, Starlette's own: preflights answered, Authorization
+            # and Content-Type allowed, never credentials (cookies); answers over 1 KB
+            # gzipped for clients that accept it.
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origin_list,
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type"],
+                allow_credentials=False,
+                max_age=600,
+            ),
+            Middleware(GZipMiddleware, minimum_size=1024),
         ],
         lifespan=lifespan,
     )

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from masthead.settings import Settings
@@ -31,7 +32,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         port=args.port or settings.port,
         workers=args.workers or settings.workers,
         log_level="info",
-        proxy_headers=False,
+        # Forwarded headers only from the proxies named: anyone else could claim any address.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies or None,
     )
     return 0
 
@@ -296,7 +299,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        problems = "; ".join(problem["msg"] for problem in error.errors())
+        print(f"masthead: invalid settings: {problems}", file=sys.stderr)
+        return 2
     code: int = args.run(args, settings)
     return code
 

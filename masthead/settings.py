@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import field_validator
+from typing import Literal
+
+from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "normalize_database_url"]
@@ -25,6 +27,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="MASTHEAD_", env_file=".env", extra="ignore")
 
+    # development: GraphiQL and introspection on; production: both off unless set, and
+    # settings that are unsafe to serve with are refused at start.
+    env: Literal["development", "production"] = "development"
     database_url: str = "sqlite+aiosqlite:///masthead.db"
     host: str = "127.0.0.1"
     port: int = 8000
@@ -46,6 +51,33 @@ class Settings(BaseSettings):
     db_pool_timeout: float = 1.0
     request_timeout: float = 10.0
     log_sql: bool = False
+    # Origins browsers may call from (comma-separated); credentials are never allowed.
+    cors_origins: str = "*"
+    # Addresses of reverse proxies whose X-Forwarded-For/-Proto are believed
+    # (comma-separated, uvicorn's forwarded_allow_ips); empty: none.
+    trusted_proxies: str = ""
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+
+    @model_validator(mode="after")
+    def _production(self) -> Settings:
+        if self.env != "production":
+            return self
+        for name in ("graphiql", "introspection"):
+            if name not in self.model_fields_set:
+                setattr(self, name, False)
+        unsafe = []
+        if "database_url" not in self.model_fields_set:
+            unsafe.append(
+                "MASTHEAD_DATABASE_URL is not set (the default is a file in the working directory)"
+            )
+        if self.log_sql:
+            unsafe.append("MASTHEAD_LOG_SQL=true writes every statement and its values to the log")
+        if unsafe:
+            raise ValueError("MASTHEAD_ENV=production refuses to start: " + "; ".join(unsafe))
+        return self
 
     @field_validator("database_url")
     @classmethod
