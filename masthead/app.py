@@ -22,7 +22,7 @@ from db.engine import create_engine, create_sessionmaker
 from masthead.graphql_view import graphql_endpoint
 from masthead.settings import Settings
 
-__all__ = ["create_app"]
+__all__ = ["close", "create_app"]
 
 logger = logging.getLogger("masthead")
 
@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         return JSONResponse({"status": "ok"})
 
     @asynccontextmanager
-    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # What startup made (modules, the schema, mappers) lives as long as the process; out
         # of the collector's sight, a full collection no longer walks it, so full collections
         # stop showing up as tail latency (bench/results/request_path.md).
@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         gc.freeze()
         yield
         gc.unfreeze()
-        await engine.dispose()
+        await close(app)
 
     app = Starlette(
         routes=[
@@ -94,4 +94,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = sessionmaker
+    app.state.view = view
     return app
+
+
+async def close(app: Starlette) -> None:
+    """Release what ``create_app`` opened: database connections, Redis connections."""
+    await app.state.view.close()
+    await app.state.engine.dispose()

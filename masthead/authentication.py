@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 
 from db.failures import DatabaseFailure, database_failure, once_more_if_stale
 from masthead.graphql_http import GRAPHQL_RESPONSE
-from resolvers.access.tokens import authenticate
+from resolvers.access.tokens import authenticate, hash_token
 from resolvers.access.viewer import ANONYMOUS, Viewer
 
 __all__ = ["DatabaseUnavailable", "TokenBackend", "TokenUser", "refuse_token", "viewer_of"]
@@ -34,8 +34,10 @@ _REFUSED = (
 class TokenUser(BaseUser):
     """The holder of a valid API token, as the viewer the resolvers check."""
 
-    def __init__(self, viewer: Viewer) -> None:
+    def __init__(self, viewer: Viewer, key: str) -> None:
         self.viewer = viewer
+        # Names the token (a prefix of its hash) for rate limits, never the secret itself.
+        self.key = key
 
     @property
     def is_authenticated(self) -> bool:
@@ -67,7 +69,8 @@ class TokenBackend(AuthenticationBackend):
                 raise DatabaseUnavailable(failure) from error
         if viewer is None:
             raise AuthenticationError(_REFUSED)
-        return AuthCredentials([viewer.role.value if viewer.role else ""]), TokenUser(viewer)
+        user = TokenUser(viewer, hash_token(secret)[:16])
+        return AuthCredentials([viewer.role.value if viewer.role else ""]), user
 
 
 class DatabaseUnavailable(AuthenticationError):

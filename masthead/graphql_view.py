@@ -15,7 +15,6 @@ from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
@@ -24,6 +23,7 @@ from strawberry.types.execution import PreExecutionError
 
 from masthead.authentication import TokenBackend, refuse_token, viewer_of
 from masthead.graphql_http import GraphQLHeaders, GraphQLStatus, RequestDeadline
+from masthead.rate_limits import ClientBudget, RateLimits
 from masthead.settings import Settings
 from schema.context import Context
 from schema.limits import Limits
@@ -50,6 +50,19 @@ class GraphQLView(GraphQL[Context, None]):
             graphql_ide="graphiql" if settings.graphiql else None,
         )
         self._sessionmaker = sessionmaker
+        self._rate_limits = (
+            RateLimits(
+                settings.rate_limit,
+                redis_url=settings.redis_url,
+                namespace=settings.redis_namespace,
+            )
+            if settings.rate_limit > 0
+            else None
+        )
+
+    async def close(self) -> None:
+        if self._rate_limits is not None:
+            await self._rate_limits.close()
 
     def decode_json(self, data: str | bytes) -> object:
         """A request body (or a GET parameter): strict UTF-8 JSON holding an object, or a
@@ -85,12 +98,17 @@ class GraphQLView(GraphQL[Context, None]):
             response=response,
             sessionmaker=self._sessionmaker,
             viewer=viewer_of(request),
+            budget=(
+                ClientBudget.of(self._rate_limits, request)
+                if self._rate_limits is not None
+                else None
+            ),
         )
 
 
 def graphql_endpoint(
     settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
-) -> tuple[ASGIApp, list[Middleware]]:
+) -> tuple[GraphQLView, list[Middleware]]:
     """The view, and the middleware that goes around it (outermost first)."""
     middleware = [
         Middleware(GraphQLHeaders),

@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     db_pool_timeout: float = 1.0
     request_timeout: float = 10.0
     log_sql: bool = False
+    # Cost a client (a token, or an address) may spend a minute; 0 switches limits off.
+    rate_limit: int = 50_000
+    # Redis, shared by every process: rate limits (and later caches) count there.
+    redis_url: str | None = None
+    # Prefix of Masthead's keys in Redis, so that several sites can share one server.
+    redis_namespace: str = "masthead"
     # Origins browsers may call from (comma-separated); credentials are never allowed.
     cors_origins: str = "*"
     # Addresses of reverse proxies whose X-Forwarded-For/-Proto are believed

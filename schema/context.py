@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
@@ -19,7 +19,7 @@ from resolvers.loaders import ArticleCountKey, ArticlePageKey, Batches
 from resolvers.pagination import Page
 from resolvers.read_sessions import ReadSessions
 
-__all__ = ["Context", "Loaders"]
+__all__ = ["Allowance", "Budget", "Context", "Loaders"]
 
 T = TypeVar("T")
 
@@ -40,6 +40,22 @@ class Loaders:
         self.article_count = DataLoader[ArticleCountKey, int](batches.article_counts)
 
 
+@dataclass(frozen=True)
+class Allowance:
+    """What a rate-limit budget said to one operation's cost."""
+
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_seconds: int
+
+
+class Budget(Protocol):
+    """A client's rate-limit budget (``masthead.rate_limits``), spent by cost."""
+
+    async def spend(self, cost: int) -> Allowance: ...
+
+
 @dataclass
 class Context:
     request: Request | WebSocket
@@ -49,6 +65,7 @@ class Context:
     now: datetime
     loaders: Loaders
     reads: ReadSessions
+    budget: Budget | None = None
 
     def renew(self, now: datetime) -> None:
         """Fresh loaders and clock, after a write the rest of the operation must see."""
@@ -67,8 +84,9 @@ class Context:
         response: Response | WebSocket | None,
         sessionmaker: async_sessionmaker[AsyncSession],
         viewer: Viewer,
+        budget: Budget | None = None,
     ) -> Context:
         now = utcnow()
         reads = ReadSessions(sessionmaker)
         loaders = Loaders(Batches(reads, viewer=viewer, now=now))
-        return cls(request, response, sessionmaker, viewer, now, loaders, reads)
+        return cls(request, response, sessionmaker, viewer, now, loaders, reads, budget)

@@ -19,7 +19,7 @@ enum values at most as many as the enum has, others :data:`MAX_LIST_ITEMS`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,9 +51,11 @@ from graphql import (
     value_from_ast_untyped,
 )
 from graphql.pyutils import Undefined
+from starlette.responses import Response
 from strawberry.extensions import SchemaExtension
 
 from resolvers.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from schema.context import Allowance, Context
 
 __all__ = [
     "LIST_CAPS",
@@ -314,8 +316,9 @@ class QueryLimits(SchemaExtension):
     def __init__(self, *, limits: Limits) -> None:
         self.limits = limits
         self.measured: Measure | None = None
+        self.allowance: Allowance | None = None
 
-    def on_validate(self) -> Iterator[None]:
+    async def on_validate(self) -> AsyncIterator[None]:
         context = self.execution_context
         document = context.graphql_document
         if document is not None:
@@ -324,7 +327,30 @@ class QueryLimits(SchemaExtension):
                 graphql_schema, document, context.operation_name, context.variables
             )
             self._refuse_over_caps()
+            await self._spend(self.measured)
         yield
+
+    async def _spend(self, found: Measure | None) -> None:
+        """Take the cost from the client's budget; refuse with 429 once it is spent."""
+        context = self.execution_context.context
+        if found is None or not isinstance(context, Context) or context.budget is None:
+            return
+        allowance = self.allowance = await context.budget.spend(found.cost)
+        response = context.response if isinstance(context.response, Response) else None
+        if response is not None:
+            response.headers["RateLimit-Limit"] = str(allowance.limit)
+            response.headers["RateLimit-Remaining"] = str(allowance.remaining)
+            response.headers["RateLimit-Reset"] = str(allowance.reset_seconds)
+        if not allowance.allowed:
+            if response is not None:
+                response.status_code = 429
+                response.headers["Retry-After"] = str(max(allowance.reset_seconds, 1))
+            raise GraphQLError(
+                f"The rate limit of {allowance.limit} cost a minute is spent: this query costs "
+                f"{found.cost}, {allowance.remaining} is left; try again in "
+                f"{max(allowance.reset_seconds, 1)} s.",
+                extensions={"code": "RATE_LIMITED"},
+            )
 
     def _refuse_over_caps(self) -> None:
         found, limits = self.measured, self.limits
@@ -357,9 +383,14 @@ class QueryLimits(SchemaExtension):
     def get_results(self) -> dict[str, Any]:
         if self.measured is None:
             return {}
-        return {
-            "cost": {
-                "requestedQueryCost": self.measured.cost,
-                "maximumAvailable": self.limits.max_cost,
-            }
+        cost: dict[str, Any] = {
+            "requestedQueryCost": self.measured.cost,
+            "maximumAvailable": self.limits.max_cost,
         }
+        if self.allowance is not None:
+            cost["throttleStatus"] = {
+                "currentlyAvailable": self.allowance.remaining,
+                # Per second, as Shopify gives it: the budget comes back over a minute.
+                "restoreRate": round(self.allowance.limit / 60, 2),
+            }
+        return {"cost": cost}

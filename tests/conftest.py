@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 
 from db.migration import upgrade
 from db.models import Base
-from masthead.app import create_app
+from masthead.app import close, create_app
 from masthead.settings import Settings
 from tests.support.databases import admin_execute, postgres_admin_url
 from tests.support.statements import StatementCounter
@@ -82,7 +82,7 @@ def settings(database_url: str) -> Settings:
 async def app(settings: Settings) -> AsyncIterator[Starlette]:
     application = create_app(settings)
     yield application
-    await application.state.engine.dispose()
+    await close(application)
 
 
 @pytest.fixture

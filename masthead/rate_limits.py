@@ -1,0 +1,82 @@
+"""Rate limits per token and per client address, spent by each operation's cost.
+
+The budget is ``MASTHEAD_RATE_LIMIT`` cost a minute (a sliding window), counted in
+process, or in Redis when ``MASTHEAD_REDIS_URL`` is set so that every process shares one
+budget. It is the ``limits`` package's sliding-window counter; a Redis that cannot be
+reached lets requests through (a limiter outage must not become an API outage).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItemPerMinute
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from redis.asyncio import ConnectionPool
+from starlette.requests import HTTPConnection
+
+from masthead.authentication import TokenUser
+from schema.context import Allowance
+
+__all__ = ["ClientBudget", "RateLimits"]
+
+logger = logging.getLogger("masthead.rate_limits")
+
+
+class RateLimits:
+    def __init__(self, per_minute: int, *, redis_url: str | None, namespace: str) -> None:
+        self.per_minute = per_minute
+        self._item = RateLimitItemPerMinute(per_minute, namespace=namespace)
+        storage: Storage
+        # Owned here, so that close() can release its connections.
+        self._pool = ConnectionPool.from_url(redis_url) if redis_url else None
+        if self._pool is not None:
+            storage = RedisStorage(
+                "async+redis://",
+                implementation="redispy",
+                key_prefix=namespace,
+                connection_pool=self._pool,  # type: ignore[arg-type]  # typed as scalars; redis-py takes a pool
+            )
+        else:
+            storage = MemoryStorage()
+        self._limiter = SlidingWindowCounterRateLimiter(storage)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.aclose()
+
+    async def spend(self, identity: str, cost: int) -> Allowance:
+        """Take ``cost`` from ``identity``'s budget, if what is left covers it."""
+        try:
+            allowed = await self._limiter.hit(self._item, identity, cost=cost)
+            stats = await self._limiter.get_window_stats(self._item, identity)
+        except Exception as error:  # the limiter's store is away: let the request through
+            logger.warning("rate limits not counted: %s", error)
+            return Allowance(True, self.per_minute, self.per_minute, 0)
+        reset = max(0, math.ceil(stats.reset_time - time.time()))
+        return Allowance(allowed, self.per_minute, max(stats.remaining, 0), reset)
+
+
+@dataclass(frozen=True)
+class ClientBudget:
+    """One request's share of the limits: whose budget it spends."""
+
+    limits: RateLimits
+    identity: str
+
+    @classmethod
+    def of(cls, limits: RateLimits, conn: HTTPConnection) -> ClientBudget:
+        user = conn.scope.get("user")
+        if isinstance(user, TokenUser):
+            return cls(limits, f"token:{user.key}")
+        # uvicorn puts the forwarded address here only for MASTHEAD_TRUSTED_PROXIES.
+        host = conn.client.host if conn.client is not None else "unknown"
+        return cls(limits, f"address:{hashlib.sha256(host.encode()).hexdigest()[:16]}")
+
+    async def spend(self, cost: int) -> Allowance:
+        return await self.limits.spend(self.identity, max(cost, 1))

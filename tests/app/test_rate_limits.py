@@ -1,0 +1,112 @@
+"""Rate limits per token and per address, spent by cost, in process or shared in Redis."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from masthead.app import close, create_app
+from masthead.examples import HOME
+from masthead.settings import Settings
+from resolvers.access.viewer import Role
+from tests.support.auth import bearer
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+HOME_COST = 82
+
+
+@asynccontextmanager
+async def _client(app: Starlette, address: str = "10.0.0.1") -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=(address, 4711))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+@asynccontextmanager
+async def _app(settings: Settings, **values: object) -> AsyncIterator[Starlette]:
+    app = create_app(settings.model_copy(update=values))
+    yield app
+    await close(app)
+
+
+async def _home(client: httpx.AsyncClient, **headers: str) -> httpx.Response:
+    return await client.post("/graphql", json={"query": HOME}, headers=headers)
+
+
+async def test_each_answer_spends_its_cost_and_says_what_is_left(settings: Settings) -> None:
+    async with _app(settings, rate_limit=200) as app, _client(app) as client:
+        first = await _home(client)
+        assert first.status_code == 200
+        assert first.headers["ratelimit-limit"] == "200"
+        assert first.headers["ratelimit-remaining"] == str(200 - HOME_COST)
+        assert 0 <= int(first.headers["ratelimit-reset"]) <= 60
+        throttle = first.json()["extensions"]["cost"]["throttleStatus"]
+        assert throttle == {"currentlyAvailable": 200 - HOME_COST, "restoreRate": 3.33}
+        assert (await _home(client)).status_code == 200
+        refused = await _home(client)
+        assert refused.status_code == 429
+        assert int(refused.headers["retry-after"]) >= 1
+        assert refused.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+        assert "data" not in refused.json()
+
+
+async def test_addresses_and_tokens_have_budgets_of_their_own(settings: Settings) -> None:
+    async with _app(settings, rate_limit=100) as app:
+        sessionmaker = app.state.sessionmaker
+        token = await bearer(sessionmaker, Role.EDITOR)
+        async with _client(app, "10.0.0.1") as one, _client(app, "10.0.0.2") as other:
+            assert (await _home(one)).status_code == 200
+            assert (await _home(one)).status_code == 429
+            assert (await _home(other)).status_code == 200
+            # A token's budget is its own, wherever it is sent from.
+            assert (await _home(one, **token)).status_code == 200
+            assert (await _home(other, **token)).status_code == 429
+
+
+async def test_zero_switches_limits_off(settings: Settings) -> None:
+    async with _app(settings, rate_limit=0) as app, _client(app) as client:
+        for _ in range(3):
+            response = await _home(client)
+            assert response.status_code == 200
+            assert "ratelimit-limit" not in response.headers
+            assert "throttleStatus" not in response.json()["extensions"]["cost"]
+
+
+@pytest.fixture
+def redis_settings(settings: Settings) -> Callable[[], Settings]:
+    namespace = f"masthead-test-{uuid.uuid4().hex[:8]}"
+
+    def shared() -> Settings:
+        return settings.model_copy(
+            update={"rate_limit": 200, "redis_url": REDIS_URL, "redis_namespace": namespace}
+        )
+
+    return shared
+
+
+async def test_processes_share_one_budget_in_redis(
+    redis_settings: Callable[[], Settings],
+) -> None:
+    # Two apps, as two processes would be: what one spends, the other sees.
+    async with (
+        _app(redis_settings()) as first,
+        _app(redis_settings()) as second,
+        _client(first) as one,
+        _client(second) as two,
+    ):
+        assert (await _home(one)).headers["ratelimit-remaining"] == str(200 - HOME_COST)
+        answer = await _home(two)
+        assert answer.headers["ratelimit-remaining"] == str(200 - 2 * HOME_COST)
+        assert (await _home(one)).status_code == 429
+        assert (await _home(two)).status_code == 429
+
+
+async def test_an_unreachable_redis_lets_requests_through(settings: Settings) -> None:
+    unreachable = {"rate_limit": 10, "redis_url": "redis://127.0.0.1:9/0"}
+    async with _app(settings, **unreachable) as app, _client(app) as client:
+        assert (await _home(client)).status_code == 200
