@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import hashlib
+from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import event, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from db.models import ApiToken, ArticleStatus
+from db.models import ApiToken, ArticleStatus, utcnow
 from resolvers.access.tokens import (
     TokenError,
+    TokenSummary,
     authenticate,
     create_token,
     list_tokens,
@@ -71,14 +76,14 @@ async def test_cli_create_list_use_revoke(
 
     authorized = {"Authorization": f"Bearer {secret}"}
     response = await _post(client, DRAFTS, authorized)
-    assert response.json() == {"data": {"articles": {"nodes": [{"slug": "draft"}]}}}
+    assert response.json()["data"] == {"articles": {"nodes": [{"slug": "draft"}]}}
     assert not masthead("token", "list", database_url=database_url).stdout.endswith("never\n")
 
     revoked = masthead("token", "revoke", "site-preview", database_url=database_url)
     assert revoked.returncode == 0, revoked.stderr
     response = await _post(client, DRAFTS, authorized)
     assert error_codes(response.json()) == ["UNAUTHENTICATED"]
-    assert response.json()["data"] is None
+    assert "data" not in response.json()  # refused before any GraphQL ran
 
     unknown = masthead("token", "revoke", "site-preview", database_url=database_url)
     assert unknown.returncode == 1
@@ -124,6 +129,146 @@ async def test_token_functions(sessionmaker: async_sessionmaker[AsyncSession]) -
     assert await authenticate(sessionmaker, secret) is None
 
 
+async def _summaries(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[str, TokenSummary]:
+    async with sessionmaker() as session:
+        return {summary.name: summary for summary in await list_tokens(session)}
+
+
+async def _create(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    name: str,
+    role: Role = Role.EDITOR,
+    author_slug: str | None = None,
+) -> str:
+    async with sessionmaker.begin() as session:
+        return await create_token(session, name=name, role=role, author_slug=author_slug)
+
+
+async def test_a_secret_is_256_random_bits_behind_the_prefix(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    secrets = [await _create(sessionmaker, name) for name in ("one", "two")]
+    for secret in secrets:
+        assert secret.startswith("mh_")
+        assert len(base64.urlsafe_b64decode(secret.removeprefix("mh_") + "=")) == 32
+    assert secrets[0] != secrets[1]
+    async with sessionmaker() as session:
+        stored = set(await session.scalars(select(ApiToken.token_hash)))
+    assert stored == {hashlib.sha256(secret.encode()).hexdigest() for secret in secrets}
+
+
+async def test_token_names_are_trimmed_unique_and_at_most_200_characters(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    await _create(sessionmaker, "  preview  ")
+    await _create(sessionmaker, "n" * 200)
+    for refused, reason in (
+        ("", "a token name must have 1 to 200 characters"),
+        (" ", "a token name must have 1 to 200 characters"),
+        ("n" * 201, "a token name must have 1 to 200 characters"),
+        ("preview", "a token named 'preview' exists already"),
+        (" preview", "a token named 'preview' exists already"),
+    ):
+        with pytest.raises(TokenError) as error:
+            await _create(sessionmaker, refused)
+        assert str(error.value) == reason
+    assert sorted(await _summaries(sessionmaker)) == ["n" * 200, "preview"]
+
+
+async def test_only_writer_tokens_need_an_author(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    ada = await make_author(sessionmaker, slug="ada")
+    await make_author(sessionmaker, slug="grace")
+    editor = await _create(sessionmaker, "editor")
+    admin = await _create(sessionmaker, "admin", Role.ADMIN)
+    writer = await _create(sessionmaker, "writer", Role.WRITER, "ada")
+    with pytest.raises(TokenError) as no_author:
+        await _create(sessionmaker, "nobody's", Role.WRITER)
+    assert str(no_author.value) == "a writer token needs --author: writers write as one author"
+    with pytest.raises(TokenError) as unknown:
+        await _create(sessionmaker, "lost", Role.WRITER, "nobody")
+    assert str(unknown.value) == "no author with slug 'nobody'"
+    assert await authenticate(sessionmaker, editor) == Viewer(Role.EDITOR)
+    assert await authenticate(sessionmaker, admin) == Viewer(Role.ADMIN)
+    assert await authenticate(sessionmaker, writer) == Viewer(Role.WRITER, ada.id)
+    summaries = await _summaries(sessionmaker)
+    assert {name: (s.role, s.author_slug) for name, s in summaries.items()} == {
+        "admin": (Role.ADMIN, None),
+        "editor": (Role.EDITOR, None),
+        "writer": (Role.WRITER, "ada"),
+    }
+
+
+async def test_tokens_are_listed_by_name_with_when_made_and_last_used(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    before = utcnow()
+    for name in ("zeta", "alpha", "mid"):
+        await _create(sessionmaker, name)
+    async with sessionmaker() as session:
+        listed = await list_tokens(session)
+    assert [summary.name for summary in listed] == ["alpha", "mid", "zeta"]
+    for summary in listed:
+        assert before <= summary.created_at <= utcnow()
+        assert summary.last_used_at is None
+
+
+async def test_revoking_one_token_leaves_the_others(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    kept = await _create(sessionmaker, "kept")
+    gone = await _create(sessionmaker, "gone")
+    async with sessionmaker.begin() as session:
+        assert await revoke_token(session, "gone") is True
+        assert await revoke_token(session, "gone") is False
+        assert await revoke_token(session, "never-made") is False
+    assert await authenticate(sessionmaker, gone) is None
+    assert await authenticate(sessionmaker, kept) == Viewer(Role.EDITOR)
+
+
+async def test_last_use_is_written_at_most_once_a_minute_and_for_that_token_only(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    used = await _create(sessionmaker, "used")
+    await _create(sessionmaker, "idle")
+    start = datetime(2030, 1, 1, 12, 0, 0)
+    for seconds, last_used in ((0, 0), (59, 0), (60, 60), (119, 60), (125, 125)):
+        now = start + timedelta(seconds=seconds)
+        assert await authenticate(sessionmaker, used, now=now) == Viewer(Role.EDITOR)
+        summaries = await _summaries(sessionmaker)
+        assert summaries["used"].last_used_at == start + timedelta(seconds=last_used)
+        assert summaries["idle"].last_used_at is None
+
+
+async def test_concurrent_uses_of_a_minute_write_last_use_once(
+    sessionmaker: async_sessionmaker[AsyncSession], engine: AsyncEngine
+) -> None:
+    secret = await _create(sessionmaker, "busy")
+    start = datetime(2030, 1, 1, 12, 0, 0)
+    # Racing from the start too leaves a pooled connection for each request to come.
+    await asyncio.gather(*(authenticate(sessionmaker, secret, now=start) for _ in range(4)))
+    updated: list[int] = []
+
+    def count_updates(_conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith("UPDATE api_tokens"):
+            updated.append(cursor.rowcount)
+
+    event.listen(engine.sync_engine, "after_cursor_execute", count_updates)
+    try:
+        # All read a last use older than a minute before any of them writes: only the
+        # guarded UPDATE keeps the others from writing it again.
+        later = [start + timedelta(minutes=2, seconds=n) for n in range(4)]
+        viewers = await asyncio.gather(
+            *(authenticate(sessionmaker, secret, now=now) for now in later)
+        )
+    finally:
+        event.remove(engine.sync_engine, "after_cursor_execute", count_updates)
+    assert viewers == [Viewer(Role.EDITOR)] * 4
+    assert sum(updated) == 1
+    assert (await _summaries(sessionmaker))["busy"].last_used_at in later
+
+
 @pytest.mark.parametrize(
     "authorization",
     ["Bearer mh_not-a-real-token", "Bearer ", "Basic dXNlcjpwYXNz", "mh_no_scheme"],
@@ -134,7 +279,7 @@ async def test_a_bad_token_refuses_the_whole_request(
     """Never quietly answered as anonymous: the caller meant to be someone."""
     response = await _post(client, PUBLIC, {"Authorization": authorization})
     assert error_codes(response.json()) == ["UNAUTHENTICATED"]
-    assert response.json()["data"] is None
+    assert "data" not in response.json()  # refused before any GraphQL ran
     assert response.headers["cache-control"] == "private, no-store"
 
 
@@ -161,7 +306,8 @@ async def test_anonymous_and_other_authors_writers_do_not_see_drafts(
     author = await make_author(sessionmaker)
     writer = await bearer(sessionmaker, Role.WRITER, author)
     seen = (await _post(client, DRAFTS, writer)).json()
-    assert seen == {"data": {"articles": {"nodes": []}}}
+    assert "errors" not in seen
+    assert seen["data"] == {"articles": {"nodes": []}}
 
 
 async def test_authentication_costs_one_lookup_and_last_use_is_written_once_a_minute(

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import ArticleStatus, utcnow
-from resolvers.global_ids import encode_global_id
+from resolvers.global_ids import MAX_PK, decode_global_id, encode_global_id
 from tests.support.factories import make_article, make_author, make_category, make_tag
 from tests.support.graphql import data
 
@@ -107,28 +107,54 @@ async def test_ids_from_the_api_round_trip(
         assert (await data(client, NODE, {"id": global_id}))["node"]["id"] == global_id
 
 
+# Ids we never hand out: each stops decode_global_id at a different check.
+_MALFORMED = [
+    "",
+    "!!!",
+    "not base64 at all",
+    "é",
+    _raw_id("nothing"),
+    _raw_id("Article:"),
+    _raw_id("Article:abc"),
+    _raw_id("Article:-1"),
+    _raw_id("Article:1.5"),
+    _raw_id("Article:01"),  # int() takes it, but we write 1
+    _raw_id("Article:²"),  # a digit to str.isdigit(), not to int()
+    _raw_id("Article:\u0661"),  # ARABIC-INDIC DIGIT ONE: int() takes it, we never write it
+    _raw_id("Article 2:1"),
+    _raw_id(":1"),
+    _raw_id("Article:2147483648"),  # MAX_PK + 1: beyond a 32-bit key
+    _raw_id("Article:99999999999"),
+    _raw_id("Article:999999999999999999"),
+    _raw_id("Article:" + "9" * 40),
+    _raw_id("Article:" + "9" * 5000),  # more digits than int() converts
+    base64.urlsafe_b64encode(b"\xff\xfe:1").decode(),
+]
+
+
 @pytest.mark.parametrize(
-    "global_id",
+    ("type_name", "pk", "global_id"),
     [
-        "",
-        "!!!",
-        "not base64 at all",
-        "é",
-        _raw_id("nothing"),
-        _raw_id("Article:"),
-        _raw_id("Article:abc"),
-        _raw_id("Article:-1"),
-        _raw_id("Article:1.5"),
-        _raw_id("Article:²"),  # a digit to str.isdigit(), not to int()
-        _raw_id("Article:\u0661"),  # ARABIC-INDIC DIGIT ONE: int() takes it, we never write it
-        _raw_id(":1"),
-        _raw_id("Widget:1"),
-        _raw_id("Article:99999999999"),  # beyond a 32-bit key
-        _raw_id("Article:999999999999999999"),
-        _raw_id("Article:" + "9" * 40),
-        base64.urlsafe_b64encode(b"\xff\xfe:1").decode(),
+        ("Article", 1, "QXJ0aWNsZTox"),
+        ("Tag", 0, "VGFnOjA"),
+        ("Author", 123, "QXV0aG9yOjEyMw"),
+        ("Category", MAX_PK, "Q2F0ZWdvcnk6MjE0NzQ4MzY0Nw"),
     ],
 )
+def test_a_global_id_is_unpadded_base64url_of_type_and_key(
+    type_name: str, pk: int, global_id: str
+) -> None:
+    """Clients keep ids: the spelling never changes, and every key up to MAX_PK decodes."""
+    assert encode_global_id(type_name, pk) == global_id
+    assert decode_global_id(global_id) == (type_name, pk)
+
+
+@pytest.mark.parametrize("global_id", _MALFORMED)
+def test_ids_we_never_write_do_not_decode(global_id: str) -> None:
+    assert decode_global_id(global_id) is None
+
+
+@pytest.mark.parametrize("global_id", [*_MALFORMED, _raw_id("Widget:1")])
 async def test_malformed_or_foreign_ids_are_null(
     client: httpx.AsyncClient, sessionmaker: Sessions, global_id: str
 ) -> None:
