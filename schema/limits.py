@@ -14,11 +14,13 @@ with their authors, costs 5,301; ``articles(first: 100)`` with ``relatedPosts(fi
 three levels down costs 842,101.
 
 List-valued arguments and input fields hold at most :data:`LIST_CAPS` items (a list of
-enum values at most as many as the enum has, others :data:`MAX_LIST_ITEMS`).
+enum values at most as many as the enum has, others :data:`MAX_LIST_ITEMS`), and no text
+argument holds NUL or a lone surrogate.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +47,7 @@ from graphql import (
     ObjectValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    StringValueNode,
     ValueNode,
     VariableNode,
     get_named_type,
@@ -106,9 +109,21 @@ class Measure:
         )
 
 
-class _TooLong(Exception):
-    def __init__(self, name: str, cap: int, length: int) -> None:
-        super().__init__(f"`{name}` may hold at most {cap} items, got {length}.")
+class _Refused(Exception):
+    """An argument value refused before anything runs (BAD_USER_INPUT)."""
+
+
+# Text no database stores: PostgreSQL refuses NUL in text, and a lone surrogate is no
+# character at all (it cannot be encoded). Refused everywhere alike, lookups included.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _check_text(name: str, value: str) -> None:
+    found = _UNSTORABLE.search(value)
+    if found is not None:
+        raise _Refused(
+            f"`{name}` holds U+{ord(found.group()):04X}, which is not text that can be stored."
+        )
 
 
 class _Walk:
@@ -213,6 +228,9 @@ class _Walk:
         if isinstance(node, VariableNode):
             _check_python(name, kind, self.variables.get(node.name.value))
             return
+        if isinstance(node, StringValueNode):
+            _check_text(name, node.value)
+            return
         if isinstance(kind, GraphQLNonNull):
             self.check_value(name, kind.of_type, node)
         elif isinstance(kind, GraphQLList) and isinstance(node, ListValueNode):
@@ -246,12 +264,14 @@ def _cap(name: str, kind: GraphQLList[Any]) -> int:
 def _check_length(name: str, kind: GraphQLList[Any], length: int) -> None:
     cap = _cap(name, kind)
     if length > cap:
-        raise _TooLong(name, cap, length)
+        raise _Refused(f"`{name}` may hold at most {cap} items, got {length}.")
 
 
 def _check_python(name: str, kind: GraphQLInputType, value: Any) -> None:
-    """The same caps on a variable's value."""
-    if isinstance(kind, GraphQLNonNull):
+    """The same checks on a variable's value."""
+    if isinstance(value, str):
+        _check_text(name, value)
+    elif isinstance(kind, GraphQLNonNull):
         _check_python(name, kind.of_type, value)
     elif isinstance(kind, GraphQLList) and isinstance(value, list):
         _check_length(name, kind, len(value))
@@ -292,7 +312,7 @@ def measure(
 ) -> Measure | None:
     """The operation's measure; None when there is no such operation (validation says why).
 
-    Raises ``GraphQLError`` (``BAD_USER_INPUT``) for a list over its cap.
+    Raises ``GraphQLError`` (``BAD_USER_INPUT``) for a list over its cap or unstorable text.
     """
     operation = _operation(document, operation_name)
     if operation is None:
@@ -305,7 +325,7 @@ def measure(
     }[operation.operation.value]
     try:
         found = walk.selections(operation.selection_set, root, None)
-    except _TooLong as error:
+    except _Refused as error:
         raise GraphQLError(str(error), extensions={"code": "BAD_USER_INPUT"}) from None
     return found
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from db.models import Author, Category
 from tests.support.factories import make_article, make_author, make_category, make_tag
 from tests.support.graphql import data, error_codes, graphql
+from tests.support.statements import StatementCounter
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -140,7 +141,7 @@ async def test_a_failing_root_field_does_not_take_the_others_with_it(
     assert body["data"] is None
 
 
-@pytest.mark.parametrize("slug", ["nul\x00slug", "\x00", "a" * 5000, "ünïcødé", "' OR 1=1 --", "%"])
+@pytest.mark.parametrize("slug", ["a" * 5000, "ünïcødé", "' OR 1=1 --", "%", "_", "\\"])
 async def test_odd_slugs_find_nothing(
     client: httpx.AsyncClient, sessionmaker: Sessions, author: Author, category: Category, slug: str
 ) -> None:
@@ -156,6 +157,23 @@ async def test_odd_slugs_find_nothing(
         "byAuthor": {"totalCount": 0},
         "byTag": {"totalCount": 0},
     }
+
+
+@pytest.mark.parametrize("slug", ["nul\x00slug", "\x00", "lone \ud800 surrogate", "\udfff"])
+async def test_unstorable_text_is_bad_user_input_before_any_sql(
+    client: httpx.AsyncClient, statements: StatementCounter, slug: str
+) -> None:
+    statements.reset()
+    # Sent as JSON escapes, as a client would send them.
+    body = json.dumps({"query": SLUG_LOOKUPS, "variables": {"slug": slug}})
+    response = await client.post(
+        "/graphql", content=body.encode(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 200
+    errors = response.json()["errors"]
+    assert [error["extensions"]["code"] for error in errors] == ["BAD_USER_INPUT"]
+    assert "not text that can be stored" in errors[0]["message"]
+    assert statements.count == 0
 
 
 @pytest.mark.parametrize(
