@@ -7,11 +7,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from db.models import Article, ArticleStatus
 from resolvers.access.viewer import Role, Viewer
 from resolvers.errors import Forbidden, Unauthenticated
 
 __all__ = [
+    "hidden_from",
     "require_admin",
     "require_article_editor",
     "require_author",
@@ -54,3 +57,16 @@ def require_writable(viewer: Viewer, article: Article) -> None:
         raise Forbidden("Writer tokens may only edit articles of their own author.")
     if article.status != ArticleStatus.DRAFT.value:
         raise Forbidden("Writer tokens may not edit published articles.")
+
+
+def hidden_from(viewer: Viewer, article: Article, now: datetime) -> bool:
+    """A token that may not see the article: a writer, and another author's article that
+    is not public. (Anonymous callers are refused for the missing token instead.)"""
+    if not viewer.authenticated or viewer.can_see_drafts:
+        return False
+    public = (
+        article.status == ArticleStatus.PUBLISHED.value
+        and article.published_at is not None
+        and article.published_at <= now
+    )
+    return not public and article.author_id != viewer.author_id

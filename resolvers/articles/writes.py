@@ -33,6 +33,7 @@ from db.models import (
     Tag,
 )
 from resolvers.access.permissions import (
+    hidden_from,
     require_article_editor,
     require_author,
     require_token,
@@ -93,7 +94,7 @@ async def update_article(
 ) -> Article:
     """Change what ``fields`` gives; a published article's former slug keeps resolving."""
     require_token(actor.viewer)
-    article = await _article_for_write(session, article_id)
+    article = await _article_for_write(session, article_id, actor)
     require_writable(actor.viewer, article)
     require_author(actor.viewer, pk_of(fields.author_id, "Author"))
     if expected_version is not None and expected_version != article.version:
@@ -115,7 +116,7 @@ async def publish_article(
     Publishing a public article again without ``publish_at`` keeps its publication time.
     """
     require_article_editor(actor.viewer, "publish articles")
-    article = await _article_for_write(session, article_id)
+    article = await _article_for_write(session, article_id, actor)
     when = publish_at
     if when is None:
         already_public = (
@@ -131,7 +132,7 @@ async def publish_article(
 async def unpublish_article(session: AsyncSession, actor: Actor, *, article_id: str) -> Article:
     """Back to a draft: no longer public (nor scheduled)."""
     require_article_editor(actor.viewer, "unpublish articles")
-    article = await _article_for_write(session, article_id)
+    article = await _article_for_write(session, article_id, actor)
     values = {"status": ArticleStatus.DRAFT.value, "published_at": None}
     return await _write(session, article, values, None, actor.now)
 
@@ -139,7 +140,7 @@ async def unpublish_article(session: AsyncSession, actor: Actor, *, article_id: 
 async def delete_article(session: AsyncSession, actor: Actor, *, article_id: str) -> int:
     """Delete the article (its tags, pins and former slugs go with it); returns its pk."""
     require_article_editor(actor.viewer, "delete articles")
-    article = await _article_for_write(session, article_id)
+    article = await _article_for_write(session, article_id, actor)
     await session.execute(
         delete(Article).where(Article.id == article.id),
         execution_options={"synchronize_session": False},
@@ -152,7 +153,7 @@ async def set_related_posts(
 ) -> Article:
     """Replace the editor-pinned related articles (drafts may be pinned: they show once public)."""
     require_token(actor.viewer)
-    article = await _article_for_write(session, article_id)
+    article = await _article_for_write(session, article_id, actor)
     require_writable(actor.viewer, article)
     errors = UserErrors()
     if len(related_ids) > MAX_RELATED_PINS:
@@ -201,7 +202,9 @@ class _Changes:
     tag_ids: list[int] | None
 
 
-async def _article_for_write(session: AsyncSession, article_id: str) -> Article:
+async def _article_for_write(session: AsyncSession, article_id: str, actor: Actor) -> Article:
+    """The article, locked for the write; NOT_FOUND also for one the token may not see
+    (another author's draft, to a writer), so a refusal never tells that it exists."""
     pk = pk_of(article_id, "Article")
     article = None
     if pk is not None:
@@ -209,7 +212,7 @@ async def _article_for_write(session: AsyncSession, article_id: str) -> Article:
             select(Article).where(Article.id == pk).with_for_update(key_share=True),
             execution_options={"populate_existing": True},
         )
-    if article is None:
+    if article is None or hidden_from(actor.viewer, article, actor.now):
         raise Rejected(
             [UserError(("id",), f"No article with id {article_id!r}.", ErrorCode.NOT_FOUND)]
         )

@@ -281,8 +281,15 @@ async def test_writer_writes_only_its_own_drafts(world: World) -> None:
     assert error_codes(await world.run(CREATE_ARTICLE, {"input": input}, world.writer)) == [
         "FORBIDDEN"
     ]
+    # Another author's draft answers as an id that does not exist: nothing tells it is there.
     changed = {"id": other["id"], "input": {"title": "Hijacked"}}
-    assert error_codes(await world.run(UPDATE_ARTICLE, changed, world.writer)) == ["FORBIDDEN"]
+    hidden = await world.payload(UPDATE_ARTICLE, changed, world.writer)
+    missing = {"id": gid("Article", 10**6), "input": {"title": "Hijacked"}}
+    absent = await world.payload(UPDATE_ARTICLE, missing, world.writer)
+    for payload in (hidden, absent):
+        assert payload["article"] is None
+        assert [(e["field"], e["code"]) for e in payload["errors"]] == [(["id"], "NOT_FOUND")]
+    assert hidden["errors"][0]["message"] == f"No article with id {other['id']!r}."
     # Handing its own draft to another author: forbidden.
     handed = {"id": own["id"], "input": {"authorId": gid("Author", world.other_author.id)}}
     assert error_codes(await world.run(UPDATE_ARTICLE, handed, world.writer)) == ["FORBIDDEN"]
