@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: serve test install dev lint lock schema bench clean mutation
+.PHONY: serve test install dev lint lock schema bench clean mutation schemathesis
 
 # Every install takes the versions pinned in constraints.txt (`make lock` renews them).
 $(BIN)/masthead: pyproject.toml constraints.txt
@@ -53,6 +53,10 @@ mutation: dev
 	@count=$$(wc -l < mutants/not-killed.txt); \
 	echo "$$count mutants not killed, $(MUTATION_EQUIVALENT) known equivalent"; \
 	test $$count -le $(MUTATION_EQUIVALENT)
+
+# Generated GraphQL operations against a live server (bounded; MASTHEAD_SCHEMATHESIS_EXAMPLES).
+schemathesis: dev
+	bash tests/schemathesis/run.sh
 
 lint: dev
 	$(BIN)/ruff check .
