@@ -110,6 +110,7 @@ class GraphQLHeaders:
 
 class RequestDeadline:
     """A whole request runs under ``seconds``; past it, 503 ``TIMEOUT`` with ``Retry-After``.
+    A client that goes away before its answer cancels the work done for it.
 
     The statement timeout bounds each query; this bounds everything else (many queries,
     a slow client's body) so that no request holds a worker for long.
@@ -130,10 +131,21 @@ class RequestDeadline:
             started = started or message["type"] == "http.response.start"
             await send(message)
 
+        body_read = asyncio.Event()
+
+        async def receive_marking() -> Message:
+            message = await receive()
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                body_read.set()
+            return message
+
+        work = asyncio.ensure_future(self.app(scope, receive_marking, send_marking))
+        watch = asyncio.ensure_future(_cancel_on_disconnect(receive, body_read, work))
         try:
             async with asyncio.timeout(self.seconds):
-                await self.app(scope, receive, send_marking)
+                await asyncio.shield(work)
         except TimeoutError:
+            work.cancel()
             if started:
                 raise
             error = {
@@ -147,6 +159,23 @@ class RequestDeadline:
             headers["Retry-After"] = _RETRY_AFTER_SECONDS
             await send({"type": "http.response.start", "status": 503, "headers": headers.raw})
             await send({"type": "http.response.body", "body": body})
+        except asyncio.CancelledError:
+            if not work.done():  # this request itself is cancelled (the server stopping)
+                work.cancel()
+                raise
+            # Otherwise the client went away: nobody is left to answer.
+        finally:
+            watch.cancel()
+
+
+async def _cancel_on_disconnect(
+    receive: Receive, body_read: asyncio.Event, work: asyncio.Future[None]
+) -> None:
+    """Once the body is in, the next message is the client leaving (or the answer sent)."""
+    await body_read.wait()
+    message = await receive()
+    if message["type"] == "http.disconnect":
+        work.cancel()
 
 
 async def _send_as_json(send: Send, start: Message, text: bytes, graphql_response: bool) -> None:

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    # Connections and requests a worker holds at once; beyond, uvicorn answers 503.
+    max_connections: int = 1_000
     graphiql: bool = True
     introspection: bool = True
     max_query_depth: int = 12

@@ -1,0 +1,116 @@
+"""A client that goes away cancels the work done for it, through the app's real ASGI call."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
+from starlette.types import Message
+
+from db.dialects import database_of
+from db.models import Article
+from resolvers.access.viewer import Role
+from resolvers.global_ids import encode_global_id
+from tests.support.auth import bearer
+from tests.support.factories import make_author, make_category
+
+CREATE = """
+mutation Create($input: CreateArticleInput!) { createArticle(input: $input) { article { slug } } }
+"""
+
+
+async def test_a_client_leaving_cancels_its_write(
+    app: Starlette, sessionmaker: async_sessionmaker[AsyncSession], dialect: str
+) -> None:
+    if dialect == "sqlite":
+        # aiosqlite runs a statement waiting for SQLite's write lock in its own thread,
+        # where no cancellation reaches it; the write then goes ahead once the lock is free.
+        pytest.skip("a statement waiting on SQLite's write lock cannot be cancelled")
+    author = await make_author(sessionmaker)
+    category = await make_category(sessionmaker)
+    token = (await bearer(sessionmaker, Role.EDITOR))["Authorization"]
+    variables = {
+        "input": {
+            "title": "Held",
+            "body": "<p>x</p>",
+            "authorId": encode_global_id("Author", author.id),
+            "categoryId": encode_global_id("Category", category.id),
+        }
+    }
+    body = json.dumps({"query": CREATE, "variables": variables}).encode()
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/graphql",
+        "raw_path": b"/graphql",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-type", b"application/json"),
+            (b"authorization", token.encode()),
+        ],
+        "client": ("127.0.0.1", 5000),
+        "server": ("testserver", 80),
+        "state": {},
+    }
+    left = asyncio.Event()
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        if not left.is_set():
+            left.set()
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.sleep(0.3)  # the write is waiting on the lock by now
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    async with sessionmaker() as blocker:
+        # Another writer holds what this write needs (the write lock, the slug's lock).
+        database = database_of(blocker)
+        await database.begin_write(blocker)
+        await database.lock(blocker, "slug:articles:held")
+        request = asyncio.ensure_future(app(scope, receive, send))
+        await asyncio.sleep(0.8)  # the client has left; the write still waits
+        await blocker.rollback()  # now it could go ahead, were it not cancelled
+    await asyncio.wait_for(request, timeout=15)
+    assert not any(message["type"] == "http.response.start" for message in sent), sent
+    async with sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(Article)) == 0
+
+
+async def test_a_client_staying_gets_its_answer(app: Starlette) -> None:
+    answers: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b'{"query": "{ tags { totalCount } }"}'}
+
+    async def send(message: Message) -> None:
+        answers.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/graphql",
+        "raw_path": b"/graphql",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver"), (b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 5000),
+        "server": ("testserver", 80),
+        "state": {},
+    }
+    await asyncio.wait_for(app(scope, receive, send), timeout=5)
+    assert answers[0]["status"] == 200
