@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
-from starlette.types import Message
+from starlette.types import Message, Scope
 
 from db.dialects import database_of
 from db.models import Article
@@ -21,6 +21,25 @@ from tests.support.factories import make_author, make_category
 CREATE = """
 mutation Create($input: CreateArticleInput!) { createArticle(input: $input) { article { slug } } }
 """
+
+
+def _scope(*headers: tuple[bytes, bytes]) -> Scope:
+    """A JSON POST to /graphql, as a server hands it to the app."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/graphql",
+        "raw_path": b"/graphql",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver"), (b"content-type", b"application/json"), *headers],
+        "client": ("127.0.0.1", 5000),
+        "server": ("testserver", 80),
+        "state": {},
+    }
 
 
 async def test_a_client_leaving_cancels_its_write(
@@ -42,25 +61,7 @@ async def test_a_client_leaving_cancels_its_write(
         }
     }
     body = json.dumps({"query": CREATE, "variables": variables}).encode()
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/graphql",
-        "raw_path": b"/graphql",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [
-            (b"host", b"testserver"),
-            (b"content-type", b"application/json"),
-            (b"authorization", token.encode()),
-        ],
-        "client": ("127.0.0.1", 5000),
-        "server": ("testserver", 80),
-        "state": {},
-    }
+    scope = _scope((b"authorization", token.encode()))
     left = asyncio.Event()
     sent: list[Message] = []
 
@@ -97,20 +98,6 @@ async def test_a_client_staying_gets_its_answer(app: Starlette) -> None:
     async def send(message: Message) -> None:
         answers.append(message)
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/graphql",
-        "raw_path": b"/graphql",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"testserver"), (b"content-type", b"application/json")],
-        "client": ("127.0.0.1", 5000),
-        "server": ("testserver", 80),
-        "state": {},
-    }
+    scope = _scope()
     await asyncio.wait_for(app(scope, receive, send), timeout=5)
     assert answers[0]["status"] == 200
