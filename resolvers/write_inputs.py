@@ -1,7 +1,7 @@
 """The inputs of writes as resolvers/ receive them: plain data, global ids still encoded.
 
-Update inputs of categories, authors and tags are three-valued: ``UNCHANGED`` (not given:
-keep), None (given as null: clear, where the column may be empty) or a value. Article
+Inputs of categories, authors and tags are three-valued: ``UNCHANGED`` (not given: keep),
+None (given as null: clear, where the column may be empty; a name may not be) or a value. Article
 inputs are two-valued: None is "not given" (an article has no field one may clear).
 """
 
@@ -56,7 +56,7 @@ class ArticleFields:
 
 @dataclass(frozen=True)
 class CategoryFields:
-    name: str
+    name: str | Unchanged | None = UNCHANGED
     slug: str | Unchanged | None = UNCHANGED
     description: str | Unchanged | None = UNCHANGED
     parent_id: str | Unchanged | None = UNCHANGED
@@ -64,7 +64,7 @@ class CategoryFields:
 
 @dataclass(frozen=True)
 class AuthorFields:
-    name: str
+    name: str | Unchanged | None = UNCHANGED
     slug: str | Unchanged | None = UNCHANGED
     bio: str | Unchanged | None = UNCHANGED
     avatar_url: str | Unchanged | None = UNCHANGED
@@ -72,5 +72,5 @@ class AuthorFields:
 
 @dataclass(frozen=True)
 class TagFields:
-    name: str
+    name: str | Unchanged | None = UNCHANGED
     slug: str | Unchanged | None = UNCHANGED

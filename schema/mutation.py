@@ -19,6 +19,9 @@ from schema.mutation_inputs import (
     CreateArticleInput,
     TagInput,
     UpdateArticleInput,
+    UpdateAuthorInput,
+    UpdateCategoryInput,
+    UpdateTagInput,
 )
 from schema.payloads import (
     ArticlePayload,
@@ -175,7 +178,7 @@ class Mutation:
         self,
         info: Info,
         id: _CATEGORY_ID,
-        input: Annotated[CategoryInput, strawberry.argument(description="The changes.")],
+        input: Annotated[UpdateCategoryInput, strawberry.argument(description="The changes.")],
     ) -> CategoryPayload:
         outcome = await _write(
             info, taxonomy_writes.update_category, category_id=id, fields=input.resolved()
@@ -203,7 +206,7 @@ class Mutation:
         self,
         info: Info,
         id: _AUTHOR_ID,
-        input: Annotated[AuthorInput, strawberry.argument(description="The changes.")],
+        input: Annotated[UpdateAuthorInput, strawberry.argument(description="The changes.")],
     ) -> AuthorPayload:
         outcome = await _write(
             info, taxonomy_writes.update_author, author_id=id, fields=input.resolved()
@@ -231,7 +234,7 @@ class Mutation:
         self,
         info: Info,
         id: _TAG_ID,
-        input: Annotated[TagInput, strawberry.argument(description="The changes.")],
+        input: Annotated[UpdateTagInput, strawberry.argument(description="The changes.")],
     ) -> TagPayload:
         outcome = await _write(info, taxonomy_writes.update_tag, tag_id=id, fields=input.resolved())
         return TagPayload.of(outcome)

@@ -21,7 +21,13 @@ __all__ = [
     "CreateArticleInput",
     "TagInput",
     "UpdateArticleInput",
+    "UpdateAuthorInput",
+    "UpdateCategoryInput",
+    "UpdateTagInput",
 ]
+
+_NEW_NAME = "New display name; must not be empty (null is refused)."
+_NEW_SLUG = "New URL-safe unique name (lower-case letters, digits, single hyphens)."
 
 _SLUG = (
     "URL-safe unique name (lower-case letters, digits, single hyphens). When not given: "
@@ -105,7 +111,7 @@ def _article_fields(input: CreateArticleInput | UpdateArticleInput) -> ArticleFi
     )
 
 
-@strawberry.input(description="A category. On update, fields left out are kept; null clears them.")
+@strawberry.input(description="A new category.")
 class CategoryInput:
     name: str = strawberry.field(description="Display name; must not be empty.")
     slug: str | None = strawberry.field(default=strawberry.UNSET, description=_SLUG)
@@ -126,7 +132,7 @@ class CategoryInput:
         )
 
 
-@strawberry.input(description="An author. On update, fields left out are kept; null clears them.")
+@strawberry.input(description="A new author.")
 class AuthorInput:
     name: str = strawberry.field(description="Display name; must not be empty.")
     slug: str | None = strawberry.field(default=strawberry.UNSET, description=_SLUG)
@@ -144,10 +150,64 @@ class AuthorInput:
         )
 
 
-@strawberry.input(description="A tag. On update, a slug left out is kept.")
+@strawberry.input(description="A new tag.")
 class TagInput:
     name: str = strawberry.field(description="Display name; must not be empty.")
     slug: str | None = strawberry.field(default=strawberry.UNSET, description=_SLUG)
 
     def resolved(self) -> TagFields:
         return TagFields(name=self.name, slug=_given(self.slug))
+
+
+@strawberry.input(
+    description="Changes to a category: fields left out are kept, null clears a nullable one."
+)
+class UpdateCategoryInput:
+    name: str | None = strawberry.field(default=strawberry.UNSET, description=_NEW_NAME)
+    slug: str | None = strawberry.field(default=strawberry.UNSET, description=_NEW_SLUG)
+    description: str | None = strawberry.field(
+        default=strawberry.UNSET, description="What the category covers; null clears it."
+    )
+    parent_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Global id of the new parent category; null makes it top-level.",
+    )
+
+    def resolved(self) -> CategoryFields:
+        return CategoryFields(
+            name=_given(self.name),
+            slug=_given(self.slug),
+            description=_given(self.description),
+            parent_id=_given(self.parent_id),
+        )
+
+
+@strawberry.input(
+    description="Changes to an author: fields left out are kept, null clears a nullable one."
+)
+class UpdateAuthorInput:
+    name: str | None = strawberry.field(default=strawberry.UNSET, description=_NEW_NAME)
+    slug: str | None = strawberry.field(default=strawberry.UNSET, description=_NEW_SLUG)
+    bio: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Short biography; null clears it."
+    )
+    avatar_url: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Portrait image URL (http or https); null clears it."
+    )
+
+    def resolved(self) -> AuthorFields:
+        return AuthorFields(
+            name=_given(self.name),
+            slug=_given(self.slug),
+            bio=_given(self.bio),
+            avatar_url=_given(self.avatar_url),
+        )
+
+
+@strawberry.input(description="Changes to a tag: fields left out are kept.")
+class UpdateTagInput:
+    name: str | None = strawberry.field(default=strawberry.UNSET, description=_NEW_NAME)
+    slug: str | None = strawberry.field(default=strawberry.UNSET, description=_NEW_SLUG)
+
+    def resolved(self) -> TagFields:
+        return TagFields(name=_given(self.name), slug=_given(self.slug))

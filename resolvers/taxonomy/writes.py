@@ -185,16 +185,20 @@ async def _write(
 async def _named_values(
     session: AsyncSession,
     model: type[Named],
-    name: str,
+    name: str | Unchanged | None,
     slug: str | Unchanged | None,
     *,
     current: Named | None,
     errors: UserErrors,
 ) -> dict[str, Any]:
-    """``name`` and ``slug`` checked (problems go to ``errors``); the values to write."""
+    """``name`` and ``slug`` checked (problems go to ``errors``); the values to write. A
+    name left out is kept (an update's); given as null or blank, it is REQUIRED."""
     values: dict[str, Any] = {}
-    name = name.strip()
-    if not name:
+    name = "" if name is None else name
+    if name is UNCHANGED:
+        if current is None:
+            errors.add(["name"], "A name is required.", ErrorCode.REQUIRED)
+    elif not (name := name.strip()):
         errors.add(["name"], "A name is required.", ErrorCode.REQUIRED)
     elif len(name) > MAX_NAME_LENGTH:
         message = f"A name may have at most {MAX_NAME_LENGTH} characters."
@@ -212,7 +216,7 @@ async def _named_values(
         else:
             errors.append(error)
     elif current is None and "name" in values:
-        values["slug"] = await unique_slug(session, slugify(name) or kind, [others])
+        values["slug"] = await unique_slug(session, slugify(values["name"]) or kind, [others])
     return values
 
 

@@ -40,7 +40,7 @@ mutation Create($input: CreateArticleInput!) {
 }
 """
 UPDATE_CATEGORY = """
-mutation Move($id: ID!, $input: CategoryInput!) {
+mutation Move($id: ID!, $input: UpdateCategoryInput!) {
   updateCategory(id: $id, input: $input) { category { slug } errors { field code } }
 }
 """

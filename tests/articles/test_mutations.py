@@ -64,7 +64,7 @@ mutation CreateCategory($input: CategoryInput!) {{
 }}
 """
 UPDATE_CATEGORY = f"""
-mutation UpdateCategory($id: ID!, $input: CategoryInput!) {{
+mutation UpdateCategory($id: ID!, $input: UpdateCategoryInput!) {{
   updateCategory(id: $id, input: $input) {{
     category {{ id slug name description parent {{ slug }} }} {ERRORS}
   }}
@@ -79,7 +79,7 @@ mutation CreateAuthor($input: AuthorInput!) {{
 }}
 """
 UPDATE_AUTHOR = f"""
-mutation UpdateAuthor($id: ID!, $input: AuthorInput!) {{
+mutation UpdateAuthor($id: ID!, $input: UpdateAuthorInput!) {{
   updateAuthor(id: $id, input: $input) {{ author {{ id slug name bio avatarUrl }} {ERRORS} }}
 }}
 """
@@ -92,7 +92,7 @@ mutation CreateTag($input: TagInput!) {{
 }}
 """
 UPDATE_TAG = f"""
-mutation UpdateTag($id: ID!, $input: TagInput!) {{
+mutation UpdateTag($id: ID!, $input: UpdateTagInput!) {{
   updateTag(id: $id, input: $input) {{ tag {{ id slug name }} {ERRORS} }}
 }}
 """
@@ -619,6 +619,43 @@ async def test_author_writes(world: World) -> None:
         UPDATE_AUTHOR, {"id": author["id"], "input": {"name": "Zola", "bio": None}}, world.admin
     )
     assert cleared["author"] == {**author, "name": "Zola", "bio": None}
+
+
+async def test_updates_change_only_what_they_give(world: World) -> None:
+    author = (
+        await world.payload(
+            CREATE_AUTHOR, {"input": {"name": "Ada", "bio": "Old", "slug": "ada-l"}}, world.admin
+        )
+    )["author"]
+    bio_only = await world.payload(
+        UPDATE_AUTHOR, {"id": author["id"], "input": {"bio": "New"}}, world.admin
+    )
+    assert bio_only["errors"] == []
+    assert bio_only["author"] == {**author, "bio": "New"}
+    no_name = await world.payload(
+        UPDATE_AUTHOR, {"id": author["id"], "input": {"name": None}}, world.admin
+    )
+    assert [(e["field"], e["code"]) for e in no_name["errors"]] == [(["name"], "REQUIRED")]
+    tag = (await world.payload(CREATE_TAG, {"input": {"name": "Trade"}}, world.admin))["tag"]
+    renamed = await world.payload(
+        UPDATE_TAG, {"id": tag["id"], "input": {"slug": "trade-talks"}}, world.admin
+    )
+    assert renamed["tag"] == {**tag, "slug": "trade-talks"}
+    parent = (await world.payload(CREATE_CATEGORY, {"input": {"name": "World"}}, world.admin))[
+        "category"
+    ]
+    child = (
+        await world.payload(
+            CREATE_CATEGORY, {"input": {"name": "Europe", "description": "EU"}}, world.admin
+        )
+    )["category"]
+    moved = await world.payload(
+        UPDATE_CATEGORY, {"id": child["id"], "input": {"parentId": parent["id"]}}, world.admin
+    )
+    assert moved["errors"] == []
+    assert (moved["category"]["name"], moved["category"]["slug"]) == ("Europe", "europe")
+    nothing = await world.payload(UPDATE_CATEGORY, {"id": child["id"], "input": {}}, world.admin)
+    assert nothing["category"] == moved["category"]
 
 
 async def test_tag_writes_and_delete_takes_it_off_articles(world: World) -> None:
