@@ -306,8 +306,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         problems = "; ".join(problem["msg"] for problem in error.errors())
         print(f"masthead: invalid settings: {problems}", file=sys.stderr)
         return 2
+    if args.run not in (_db_upgrade, _schema):
+        problem = _unready_database(settings.database_url)
+        if problem is not None:
+            print(f"masthead: {problem}", file=sys.stderr)
+            return 2
     code: int = args.run(args, settings)
     return code
+
+
+def _unready_database(database_url: str) -> str | None:
+    """One sentence on why the database cannot serve this command yet, or None."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from db.migration import pending_migration
+
+    try:
+        pending = asyncio.run(pending_migration(database_url))
+    except (OSError, SQLAlchemyError) as error:
+        return f"cannot reach the database: {str(error).splitlines()[0]}"
+    if pending is None:
+        return None
+    return f"{pending}: run `masthead db upgrade` first."
 
 
 if __name__ == "__main__":

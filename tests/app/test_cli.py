@@ -49,6 +49,28 @@ async def test_db_upgrade_creates_the_schema(empty_database_url: str) -> None:
     assert again.returncode == 0, again.stderr
 
 
+@pytest.mark.parametrize(
+    "command",
+    [("import", "corpus.jsonl"), ("export", "out.jsonl"), ("demo",), ("token", "list"), ("serve",)],
+    ids=["import", "export", "demo", "token", "serve"],
+)
+def test_commands_on_a_database_never_migrated_say_what_to_do(
+    empty_database_url: str, command: tuple[str, ...]
+) -> None:
+    result = masthead(*command, database_url=empty_database_url)
+    assert result.returncode == 2
+    assert result.stderr == (
+        "masthead: the database has no Masthead tables yet: run `masthead db upgrade` first.\n"
+    )
+
+
+def test_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
+    result = masthead("demo", database_url="postgresql://nobody@127.0.0.1:9/none")
+    assert result.returncode == 2
+    assert result.stderr.startswith("masthead: cannot reach the database: ")
+    assert len(result.stderr.splitlines()) == 1
+
+
 def test_schema_prints_the_committed_sdl(tmp_path: Path) -> None:
     result = masthead("schema", database_url=f"sqlite:///{tmp_path / 'unused.db'}")
     assert result.returncode == 0, result.stderr
