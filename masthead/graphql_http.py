@@ -14,6 +14,7 @@ to the context (its documented way to change a status).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Iterator
 
@@ -145,7 +146,7 @@ class RequestDeadline:
             async with asyncio.timeout(self.seconds):
                 await asyncio.shield(work)
         except TimeoutError:
-            work.cancel()
+            await _cancelled(work)
             if started:
                 raise
             error = {
@@ -161,11 +162,18 @@ class RequestDeadline:
             await send({"type": "http.response.body", "body": body})
         except asyncio.CancelledError:
             if not work.done():  # this request itself is cancelled (the server stopping)
-                work.cancel()
+                await asyncio.shield(_cancelled(work))
                 raise
             # Otherwise the client went away: nobody is left to answer.
         finally:
             watch.cancel()
+
+
+async def _cancelled(work: asyncio.Future[None]) -> None:
+    """Cancel ``work`` and wait for its clean-up (sessions back in the pool) to finish."""
+    work.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await work
 
 
 async def _cancel_on_disconnect(
@@ -190,6 +198,8 @@ async def _send_as_json(send: Send, start: Message, text: bytes, graphql_respons
         f"{GRAPHQL_RESPONSE}; charset=utf-8" if graphql_response else f"{_JSON}; charset=utf-8"
     )
     headers["Content-Length"] = str(len(body))
+    if status == 405 and "allow" not in headers:
+        headers["Allow"] = "GET, POST"
     await send({"type": "http.response.start", "status": status, "headers": headers.raw})
     await send({"type": "http.response.body", "body": body})
 
@@ -238,7 +248,9 @@ class GraphQLStatus(SchemaExtension):
         if not errors:
             return
         codes = {(error.extensions or {}).get("code") for error in errors}
-        if codes & _RETRY_LATER:
+        failed_whole = result is None or result.data is None
+        # With data, even partial, GraphQL over HTTP wants a 2xx.
+        if codes & _RETRY_LATER and failed_whole:
             context.response.status_code = 503
             context.response.headers["Retry-After"] = _RETRY_AFTER_SECONDS
             return

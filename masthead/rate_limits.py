@@ -34,7 +34,15 @@ class RateLimits:
         self._item = RateLimitItemPerMinute(per_minute, namespace=namespace)
         storage: Storage
         # Owned here, so that close() can release its connections.
-        self._pool = ConnectionPool.from_url(redis_url) if redis_url else None
+        # Short timeouts and no retries: a Redis that stopped answering must cost a request
+        # a fraction of a second, not redis-py's default five per call.
+        self._pool = (
+            ConnectionPool.from_url(
+                redis_url, socket_timeout=0.25, socket_connect_timeout=0.25, retry=None
+            )
+            if redis_url
+            else None
+        )
         if self._pool is not None:
             storage = RedisStorage(
                 "async+redis://",

@@ -113,6 +113,15 @@ class _Refused(Exception):
     """An argument value refused before anything runs (BAD_USER_INPUT)."""
 
 
+class _TooNested(Exception):
+    """Selections or fragment spreads nested deeper than any page needs."""
+
+
+# Selection sets and fragment spreads nested, whatever their fields: far past the depth cap,
+# and far below Python's recursion limit (a chain of 500 fragments is 4,000 tokens).
+_MAX_NESTING = 64
+
+
 # Text no database stores: PostgreSQL refuses NUL in text, and a lone surrogate is no
 # character at all (it cannot be encoded). Refused everywhere alike, lookups included.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -138,8 +147,20 @@ class _Walk:
             if isinstance(node, FragmentDefinitionNode)
         }
         self.measured: dict[tuple[str, int | None], Measure] = {}
+        self.nesting = 0
 
     def selections(
+        self, node: SelectionSetNode, parent: GraphQLNamedType | None, page: int | None
+    ) -> Measure:
+        self.nesting += 1
+        if self.nesting > _MAX_NESTING:
+            raise _TooNested
+        try:
+            return self._selections(node, parent, page)
+        finally:
+            self.nesting -= 1
+
+    def _selections(
         self, node: SelectionSetNode, parent: GraphQLNamedType | None, page: int | None
     ) -> Measure:
         total = Measure()
@@ -195,12 +216,12 @@ class _Walk:
         )
 
     def page_size(self, node: FieldNode, definition: GraphQLField) -> int:
-        sizes = [
-            value
+        given = (
+            _whole(self.argument(node, name, definition.args[name].default_value))
             for name in _PAGING
             if name in definition.args
-            and type(value := self.argument(node, name, definition.args[name].default_value)) is int
-        ]
+        )
+        sizes = [size for size in given if size is not None]
         # A size out of range is refused by the field itself, with the range in its message.
         size = max(sizes, default=DEFAULT_PAGE_SIZE)
         return min(max(size, 0), MAX_PAGE_SIZE)
@@ -242,6 +263,15 @@ class _Walk:
                 input_field = kind.fields.get(field.name.value)
                 if input_field is not None:
                     self.check_value(field.name.value, input_field.type, field.value)
+
+
+def _whole(value: Any) -> int | None:
+    """An Int argument's value as GraphQL would coerce it (a variable may be 100.0)."""
+    if type(value) is int:
+        return value
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return None
 
 
 def _is_list(kind: Any) -> bool:
@@ -327,6 +357,11 @@ def measure(
         found = walk.selections(operation.selection_set, root, None)
     except _Refused as error:
         raise GraphQLError(str(error), extensions={"code": "BAD_USER_INPUT"}) from None
+    except _TooNested:
+        raise GraphQLError(
+            f"Selections and fragments are nested more than {_MAX_NESTING} deep.",
+            extensions={"code": "GRAPHQL_VALIDATION_FAILED"},
+        ) from None
     return found
 
 
@@ -343,12 +378,28 @@ class QueryLimits(SchemaExtension):
         document = context.graphql_document
         if document is not None:
             graphql_schema = context.schema._schema  # Strawberry keeps graphql-core's schema here
-            self.measured = measure(
-                graphql_schema, document, context.operation_name, context.variables
-            )
+            try:
+                self.measured = measure(
+                    graphql_schema, document, context.operation_name, context.variables
+                )
+            except GraphQLError as refused:
+                code = (refused.extensions or {}).get("code", "BAD_USER_INPUT")
+                raise self._refuse(refused.message, code) from None
             self._refuse_over_caps()
-            await self._spend(self.measured)
         yield
+        # Validation passed (its errors are data, not raised): only then is the cost spent.
+        if document is not None and not context.pre_execution_errors:
+            await self._spend(self.measured)
+
+    def _refuse(self, message: str, code: str, status: int = 400) -> GraphQLError:
+        """The error to raise; GraphQL over HTTP wants a 4xx for graphql-response+json (a
+        raise here skips the status extension's own rule)."""
+        context = self.execution_context.context
+        if isinstance(context, Context) and isinstance(context.response, Response):
+            accept = context.request.headers.get("accept", "")
+            if status == 429 or "application/graphql-response+json" in accept:
+                context.response.status_code = status
+        return GraphQLError(message, extensions={"code": code})
 
     async def _spend(self, found: Measure | None) -> None:
         """Take the cost from the client's budget; refuse with 429 once it is spent."""
@@ -363,13 +414,13 @@ class QueryLimits(SchemaExtension):
             response.headers["RateLimit-Reset"] = str(allowance.reset_seconds)
         if not allowance.allowed:
             if response is not None:
-                response.status_code = 429
                 response.headers["Retry-After"] = str(max(allowance.reset_seconds, 1))
-            raise GraphQLError(
+            raise self._refuse(
                 f"The rate limit of {allowance.limit} cost a minute is spent: this query costs "
                 f"{found.cost}, {allowance.remaining} is left; try again in "
                 f"{max(allowance.reset_seconds, 1)} s.",
-                extensions={"code": "RATE_LIMITED"},
+                "RATE_LIMITED",
+                429,
             )
 
     def _refuse_over_caps(self) -> None:
@@ -378,26 +429,26 @@ class QueryLimits(SchemaExtension):
             return
         name = self.execution_context.operation_name or "anonymous"
         if found.depth > limits.max_depth:
-            raise GraphQLError(
+            raise self._refuse(
                 f"'{name}' exceeds maximum operation depth of {limits.max_depth}",
-                extensions={"code": "GRAPHQL_VALIDATION_FAILED"},
+                "GRAPHQL_VALIDATION_FAILED",
             )
         if found.aliases > limits.max_aliases:
-            raise GraphQLError(
+            raise self._refuse(
                 f"{found.aliases} aliases found. Allowed: {limits.max_aliases}",
-                extensions={"code": "GRAPHQL_VALIDATION_FAILED"},
+                "GRAPHQL_VALIDATION_FAILED",
             )
         if found.fields > limits.max_fields:
-            raise GraphQLError(
+            raise self._refuse(
                 f"The document selects {found.fields} fields once its fragments are spread, "
                 f"more than the {limits.max_fields} allowed.",
-                extensions={"code": "GRAPHQL_VALIDATION_FAILED"},
+                "GRAPHQL_VALIDATION_FAILED",
             )
         if found.cost > limits.max_cost:
-            raise GraphQLError(
+            raise self._refuse(
                 f"The query costs {found.cost}, more than the {limits.max_cost} allowed: ask "
                 "for smaller pages (`first`) or fewer nested lists.",
-                extensions={"code": "MAX_COST_EXCEEDED"},
+                "MAX_COST_EXCEEDED",
             )
 
     def get_results(self) -> dict[str, Any]:

@@ -48,7 +48,7 @@ def _is_unexpected(error: GraphQLError) -> bool:
 
 # graphql-core's validation suggests names close to a misspelt one: with introspection off
 # that would hand out the schema one guess at a time.
-_SUGGESTION = re.compile(r" Did you mean .*\?$")
+_SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
 
 
 _DATABASE_FAILURES = {
@@ -87,7 +87,7 @@ class _MaskUnexpected(MaskErrors):
                 syntax = error.message.startswith("Syntax Error")
                 code = "GRAPHQL_PARSE_FAILED" if syntax else "GRAPHQL_VALIDATION_FAILED"
                 error.extensions = {**(error.extensions or {}), "code": code}
-            if not self.suggest and error.original_error is None:
+            if not self.suggest:
                 error.message = _SUGGESTION.sub("", error.message)
         return processed
 

@@ -1,10 +1,13 @@
-"""A client that goes away cancels the work done for it, through the app's real ASGI call."""
+"""Work nobody waits for any more is cancelled, through the app's real ASGI call: a client
+that went away, a request past its deadline."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -13,6 +16,8 @@ from starlette.types import Message, Scope
 
 from db.dialects import database_of
 from db.models import Article
+from masthead.app import close, create_app
+from masthead.settings import Settings
 from resolvers.access.viewer import Role
 from resolvers.global_ids import encode_global_id
 from tests.support.auth import bearer
@@ -101,3 +106,44 @@ async def test_a_client_staying_gets_its_answer(app: Starlette) -> None:
     scope = _scope()
     await asyncio.wait_for(app(scope, receive, send), timeout=5)
     assert answers[0]["status"] == 200
+
+
+async def test_a_request_past_its_deadline_is_503_and_its_write_cancelled(
+    settings: Settings, dialect: str
+) -> None:
+    if dialect == "sqlite":
+        pytest.skip("a statement waiting on SQLite's write lock cannot be cancelled")
+    app = create_app(settings.model_copy(update={"request_timeout": 0.5}))
+    sessionmaker: async_sessionmaker[AsyncSession] = app.state.sessionmaker
+    author = await make_author(sessionmaker)
+    category = await make_category(sessionmaker)
+    token = await bearer(sessionmaker, Role.EDITOR)
+    variables = {
+        "input": {
+            "title": "Held",
+            "body": "<p>x</p>",
+            "authorId": encode_global_id("Author", author.id),
+            "categoryId": encode_global_id("Category", category.id),
+        }
+    }
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
+        sessionmaker() as blocker,
+    ):
+        database = database_of(blocker)
+        await database.begin_write(blocker)
+        await database.lock(blocker, "slug:articles:held")
+        started = time.perf_counter()
+        response = await client.post(
+            "/graphql", json={"query": CREATE, "variables": variables}, headers=token
+        )
+        took = time.perf_counter() - started
+        await blocker.rollback()
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert response.json()["errors"][0]["extensions"]["code"] == "TIMEOUT"
+    assert took < 2, took
+    async with sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(Article)) == 0
+    await close(app)

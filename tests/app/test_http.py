@@ -160,6 +160,7 @@ async def test_batches_up_to_ten_operations(client: httpx.AsyncClient) -> None:
 async def test_other_methods_are_405_json(client: httpx.AsyncClient) -> None:
     response = await client.put("/graphql", json={"query": CATEGORIES})
     assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"
     assert response.json()["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
 
 

@@ -215,6 +215,9 @@ async def test_list_arguments_are_capped_before_any_sql(
     assert (await data(client, _tag_filter(10))) == {"articles": {"totalCount": 0}}
 
 
+MISSPELT_VARIABLES = [
+    ("query Q($o: ArticleOrder!) { articles(orderBy: $o) { totalCount } }", {"o": "NEWST"}),
+]
 MISSPELT = [
     '{ artcle(slug: "x") { id } }',
     '{ article(slg: "x") { id } }',
@@ -232,10 +235,47 @@ async def test_without_introspection_no_name_is_suggested(settings: Settings) ->
     for app, suggests in ((quiet, False), (chatty, True)):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            for query in MISSPELT:
-                errors = (await graphql(client, query))["errors"]
+            for query, variables in [*((query, {}) for query in MISSPELT), *MISSPELT_VARIABLES]:
+                errors = (await graphql(client, query, variables))["errors"]
                 assert errors, query
                 messages = " ".join(error["message"] for error in errors)
                 assert ("Did you mean" in messages) is suggests, (query, messages)
                 assert errors[0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
         await app.state.engine.dispose()
+
+
+async def test_a_page_size_given_as_a_float_is_counted_as_given(client: httpx.AsyncClient) -> None:
+    query = "query($n: Int) { articles(first: $n) { nodes { title } } }"
+    for n in (100, 100.0):
+        body = await graphql(client, query, {"n": n})
+        assert body["extensions"]["cost"]["requestedQueryCost"] == 101
+
+
+async def test_fragments_chained_past_any_need_are_refused_not_crashed(
+    client: httpx.AsyncClient,
+) -> None:
+    chain = " ".join(f"fragment F{i} on Query {{ ...F{i + 1} }}" for i in range(500))
+    body = await graphql(client, "{ ...F0 } " + chain + " fragment F500 on Query { __typename }")
+    assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert "nested more than 64 deep" in body["errors"][0]["message"]
+
+
+async def test_refusals_are_4xx_for_graphql_response_json(client: httpx.AsyncClient) -> None:
+    accept = {"accept": "application/graphql-response+json"}
+    for query in (RELATED_THREE_DEEP, _tag_filter(11), _fan_out(40)):
+        response = await client.post("/graphql", json={"query": query}, headers=accept)
+        assert response.status_code == 400, response.text
+        assert "data" not in response.json()
+
+
+async def test_what_fails_validation_spends_nothing(settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"rate_limit": 100}))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        for _ in range(3):  # each would cost 82, were it valid
+            invalid = await client.post("/graphql", json={"query": HOME.replace("slug", "slg")})
+            assert invalid.json()["errors"][0]["extensions"]["code"] == (
+                "GRAPHQL_VALIDATION_FAILED"
+            )
+        assert (await client.post("/graphql", json={"query": HOME})).status_code == 200
+    await app.state.engine.dispose()
