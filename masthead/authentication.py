@@ -7,6 +7,8 @@ someone and would otherwise see less than it expects without being told why.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.authentication import (
     AuthCredentials,
@@ -22,7 +24,15 @@ from masthead.graphql_http import GRAPHQL_RESPONSE
 from resolvers.access.tokens import authenticate, hash_token
 from resolvers.access.viewer import ANONYMOUS, Viewer
 
-__all__ = ["DatabaseUnavailable", "TokenBackend", "TokenUser", "refuse_token", "viewer_of"]
+__all__ = [
+    "DatabaseUnavailable",
+    "Guesses",
+    "TokenBackend",
+    "TokenUser",
+    "TooManyGuesses",
+    "refuse_token",
+    "viewer_of",
+]
 
 _RETRY_AFTER = {"Retry-After": "1"}
 _REFUSED = (
@@ -48,9 +58,22 @@ class TokenUser(BaseUser):
         return self.viewer.role.value if self.viewer.role is not None else ""
 
 
+class Guesses(Protocol):
+    """Counts refused tokens against the client sending them (``masthead.rate_limits``)."""
+
+    async def wait(self, conn: HTTPConnection) -> int | None:
+        """Seconds this client must wait before trying a token again, or None."""
+
+    async def refused(self, conn: HTTPConnection) -> None:
+        """One more refused token from this client."""
+
+
 class TokenBackend(AuthenticationBackend):
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], guesses: Guesses | None = None
+    ) -> None:
         self._sessionmaker = sessionmaker
+        self._guesses = guesses
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
         authorization = conn.headers.get("authorization")
@@ -59,6 +82,9 @@ class TokenBackend(AuthenticationBackend):
         scheme, _, secret = authorization.strip().partition(" ")
         secret = secret.strip()
         viewer = None
+        wait = await self._guesses.wait(conn) if self._guesses is not None else None
+        if wait is not None:
+            raise TooManyGuesses(wait)
         if scheme.lower() == "bearer" and secret:
             try:
                 viewer = await once_more_if_stale(lambda: authenticate(self._sessionmaker, secret))
@@ -68,9 +94,21 @@ class TokenBackend(AuthenticationBackend):
                     raise
                 raise DatabaseUnavailable(failure) from error
         if viewer is None:
+            if self._guesses is not None:
+                await self._guesses.refused(conn)
             raise AuthenticationError(_REFUSED)
         user = TokenUser(viewer, hash_token(secret)[:16])
         return AuthCredentials([viewer.role.value if viewer.role else ""]), user
+
+
+class TooManyGuesses(AuthenticationError):
+    """This client sent too many refused tokens lately: not checked again for a while."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"Too many unknown or revoked tokens from this client; try again in {retry_after} s."
+        )
+        self.retry_after = retry_after
 
 
 class DatabaseUnavailable(AuthenticationError):
@@ -84,6 +122,10 @@ class DatabaseUnavailable(AuthenticationError):
 def refuse_token(conn: HTTPConnection, error: AuthenticationError) -> Response:
     """A request error (no ``data``): 401 where the client speaks graphql-response+json,
     503 when the token could not be checked."""
+    if isinstance(error, TooManyGuesses):
+        limited = {"message": str(error), "extensions": {"code": "RATE_LIMITED"}}
+        retry = {"Retry-After": str(error.retry_after)}
+        return JSONResponse({"errors": [limited]}, status_code=429, headers=retry)
     if isinstance(error, DatabaseUnavailable):
         unavailable = {"message": str(error), "extensions": {"code": error.failure.value}}
         return JSONResponse({"errors": [unavailable]}, status_code=503, headers=_RETRY_AFTER)

@@ -23,7 +23,7 @@ from strawberry.types.execution import PreExecutionError
 
 from masthead.authentication import TokenBackend, refuse_token, viewer_of
 from masthead.graphql_http import GraphQLHeaders, GraphQLStatus, RequestDeadline
-from masthead.rate_limits import ClientBudget, RateLimits
+from masthead.rate_limits import ClientBudget, RateLimits, TokenGuesses
 from masthead.settings import Settings
 from schema.context import Context
 from schema.limits import Limits
@@ -33,7 +33,12 @@ __all__ = ["GraphQLView", "graphql_endpoint"]
 
 
 class GraphQLView(GraphQL[Context, None]):
-    def __init__(self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        rate_limits: RateLimits | None,
+    ) -> None:
         super().__init__(
             build_schema(
                 introspection=settings.introspection,
@@ -50,15 +55,7 @@ class GraphQLView(GraphQL[Context, None]):
             graphql_ide="graphiql" if settings.graphiql else None,
         )
         self._sessionmaker = sessionmaker
-        self._rate_limits = (
-            RateLimits(
-                settings.rate_limit,
-                redis_url=settings.redis_url,
-                namespace=settings.redis_namespace,
-            )
-            if settings.rate_limit > 0
-            else None
-        )
+        self._rate_limits = rate_limits
 
     async def close(self) -> None:
         if self._rate_limits is not None:
@@ -110,13 +107,23 @@ def graphql_endpoint(
     settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> tuple[GraphQLView, list[Middleware]]:
     """The view, and the middleware that goes around it (outermost first)."""
+    rate_limits = (
+        RateLimits(
+            settings.rate_limit, redis_url=settings.redis_url, namespace=settings.redis_namespace
+        )
+        if settings.rate_limit > 0
+        else None
+    )
+    guesses = TokenGuesses(rate_limits) if rate_limits is not None else None
     middleware = [
         Middleware(GraphQLHeaders),
         Middleware(RequestDeadline, seconds=settings.request_timeout),
         # Counted while the body arrives, chunked or not, so no body is held whole.
         Middleware(RequestBodyLimitMiddleware, max_body_size=settings.max_body_bytes),
         Middleware(
-            AuthenticationMiddleware, backend=TokenBackend(sessionmaker), on_error=refuse_token
+            AuthenticationMiddleware,
+            backend=TokenBackend(sessionmaker, guesses),
+            on_error=refuse_token,
         ),
     ]
-    return GraphQLView(settings, sessionmaker), middleware
+    return GraphQLView(settings, sessionmaker, rate_limits), middleware

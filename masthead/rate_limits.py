@@ -23,7 +23,7 @@ from starlette.requests import HTTPConnection
 from masthead.authentication import TokenUser
 from schema.context import Allowance
 
-__all__ = ["ClientBudget", "RateLimits"]
+__all__ = ["REFUSED_TOKENS_A_MINUTE", "ClientBudget", "RateLimits", "TokenGuesses"]
 
 logger = logging.getLogger("masthead.rate_limits")
 
@@ -58,6 +58,17 @@ class RateLimits:
         if self._pool is not None:
             await self._pool.aclose()
 
+    async def exhausted(self, identity: str, cost: int) -> int | None:
+        """Seconds until ``identity`` can afford ``cost`` again, or None if it can now."""
+        try:
+            if await self._limiter.test(self._item, identity, cost=cost):
+                return None
+            stats = await self._limiter.get_window_stats(self._item, identity)
+        except Exception as error:  # the limiter's store is away: let the request through
+            logger.warning("rate limits not counted: %s", error)
+            return None
+        return max(1, math.ceil(stats.reset_time - time.time()))
+
     async def spend(self, identity: str, cost: int) -> Allowance:
         """Take ``cost`` from ``identity``'s budget, if what is left covers it."""
         try:
@@ -68,6 +79,34 @@ class RateLimits:
             return Allowance(True, self.per_minute, self.per_minute, 0)
         reset = max(0, math.ceil(stats.reset_time - time.time()))
         return Allowance(allowed, self.per_minute, max(stats.remaining, 0), reset)
+
+
+# A refused token spends a fiftieth of its address's budget: 50 guesses a minute whatever
+# the budget, and none once the address has spent it on queries.
+REFUSED_TOKENS_A_MINUTE = 50
+
+
+def _address(conn: HTTPConnection) -> str:
+    # uvicorn puts the forwarded address here only for MASTHEAD_TRUSTED_PROXIES.
+    host = conn.client.host if conn.client is not None else "unknown"
+    return f"address:{hashlib.sha256(host.encode()).hexdigest()[:16]}"
+
+
+@dataclass(frozen=True)
+class TokenGuesses:
+    """Refused tokens spend their address's budget, so tokens cannot be guessed freely."""
+
+    limits: RateLimits
+
+    @property
+    def cost(self) -> int:
+        return max(1, self.limits.per_minute // REFUSED_TOKENS_A_MINUTE)
+
+    async def wait(self, conn: HTTPConnection) -> int | None:
+        return await self.limits.exhausted(_address(conn), self.cost)
+
+    async def refused(self, conn: HTTPConnection) -> None:
+        await self.limits.spend(_address(conn), self.cost)
 
 
 @dataclass(frozen=True)
@@ -82,9 +121,7 @@ class ClientBudget:
         user = conn.scope.get("user")
         if isinstance(user, TokenUser):
             return cls(limits, f"token:{user.key}")
-        # uvicorn puts the forwarded address here only for MASTHEAD_TRUSTED_PROXIES.
-        host = conn.client.host if conn.client is not None else "unknown"
-        return cls(limits, f"address:{hashlib.sha256(host.encode()).hexdigest()[:16]}")
+        return cls(limits, _address(conn))
 
     async def spend(self, cost: int) -> Allowance:
         return await self.limits.spend(self.identity, max(cost, 1))

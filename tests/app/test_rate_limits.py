@@ -110,3 +110,20 @@ async def test_an_unreachable_redis_lets_requests_through(settings: Settings) ->
     unreachable = {"rate_limit": 10, "redis_url": "redis://127.0.0.1:9/0"}
     async with _app(settings, **unreachable) as app, _client(app) as client:
         assert (await _home(client)).status_code == 200
+
+
+async def test_refused_tokens_spend_their_address_budget(settings: Settings) -> None:
+    # Each refused token costs a fiftieth of the budget: here 50 fit, the 51st is not even
+    # looked up.
+    async with _app(settings, rate_limit=500) as app, _client(app, "10.0.0.9") as client:
+        guess = {"Authorization": "Bearer mh_guess"}
+        for _ in range(50):
+            refused = await _home(client, **guess)
+            assert refused.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+        limited = await _home(client, **guess)
+        assert limited.status_code == 429
+        assert int(limited.headers["retry-after"]) >= 1
+        assert limited.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+        async with _client(app, "10.0.0.10") as elsewhere:
+            other = await _home(elsewhere, **guess)
+            assert other.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
