@@ -228,15 +228,19 @@ class GraphQLStatus(SchemaExtension):
         except RuntimeError:  # no such operation: Strawberry explains it
             return
         if operation is not OperationType.QUERY:
-            if isinstance(context.response, Response):
-                context.response.status_code = 405
-                context.response.headers["Allow"] = "POST"
             raise MethodNotAllowed(f"{operation.value.capitalize()}s need POST, not GET.")
 
     async def on_operation(self) -> AsyncIterator[None]:
         context = self._context()
         try:
             yield
+        except Exception as refused:
+            # Refused before execution (a cap, the rate limit, a mutation over GET): the
+            # refusal comes through here as the exception, before Strawberry answers it.
+            if context is not None and isinstance(context.response, Response):
+                code = (getattr(refused, "extensions", None) or {}).get("code")
+                self._refusal_status(context, context.response, code)
+            raise
         finally:
             if context is not None:
                 await context.reads.settle()
@@ -259,3 +263,12 @@ class GraphQLStatus(SchemaExtension):
         if _wants_graphql_response(context.request.headers):
             status = next((s for code, s in _STATUS_BY_CODE.items() if code in codes), 400)
             context.response.status_code = status
+
+    def _refusal_status(self, context: Context, response: Response, code: object) -> None:
+        if code == "METHOD_NOT_ALLOWED":
+            response.status_code = 405
+            response.headers["Allow"] = "POST"
+        elif code == "RATE_LIMITED":
+            response.status_code = 429
+        elif _wants_graphql_response(context.request.headers):
+            response.status_code = 400

@@ -391,14 +391,9 @@ class QueryLimits(SchemaExtension):
         if document is not None and not context.pre_execution_errors:
             await self._spend(self.measured)
 
-    def _refuse(self, message: str, code: str, status: int = 400) -> GraphQLError:
-        """The error to raise; GraphQL over HTTP wants a 4xx for graphql-response+json (a
-        raise here skips the status extension's own rule)."""
-        context = self.execution_context.context
-        if isinstance(context, Context) and isinstance(context.response, Response):
-            accept = context.request.headers.get("accept", "")
-            if status == 429 or "application/graphql-response+json" in accept:
-                context.response.status_code = status
+    @staticmethod
+    def _refuse(message: str, code: str) -> GraphQLError:
+        """A refusal; the HTTP layer gives it its status (4xx, 429 for the rate limit)."""
         return GraphQLError(message, extensions={"code": code})
 
     async def _spend(self, found: Measure | None) -> None:
@@ -420,7 +415,6 @@ class QueryLimits(SchemaExtension):
                 f"{found.cost}, {allowance.remaining} is left; try again in "
                 f"{max(allowance.reset_seconds, 1)} s.",
                 "RATE_LIMITED",
-                429,
             )
 
     def _refuse_over_caps(self) -> None:
