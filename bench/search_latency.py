@@ -10,8 +10,8 @@ whose title it came from. Requests go through the real ASGI app in-process, one 
 asking for what a results page shows: ten hits with score, highlights and title, and the
 total count. A benchmark, not a test.
 
-The "totalCount" columns report what the API answered, which stops at
-``resolvers.search.bounds.COUNT_LIMIT``: a search matching more reads as that limit.
+The "totalCount" columns report what the API answered: the results paging reaches, at most
+``CANDIDATES + TITLE_CANDIDATES`` of ``resolvers.search.bounds``.
 """
 
 from __future__ import annotations

@@ -36,8 +36,8 @@ class SearchEdge:
     node: Article = strawberry.field(description="The matching article.")
     score: float = strawberry.field(
         description=(
-            "Relevance: higher is better. Comparable within one search only; the scale "
-            "depends on the database."
+            "Relevance, from 0 to 2: 1 or more when the title holds every word; within "
+            "each tier the database's own relevance. Comparable within one search only."
         )
     )
     page_highlights: strawberry.Private[_PageHighlights]
@@ -64,8 +64,8 @@ class SearchConnection:
 
     @strawberry.field(
         description=(
-            "How many articles match, counted exactly up to 1000: a search matching more "
-            "reports 1000, meaning that many or more."
+            "How many results paging reaches: every match of a search matching at most 500 "
+            "articles, else its ranked candidates (at most 600)."
         )
     )
     async def total_count(self) -> int:
@@ -77,11 +77,13 @@ class SearchQuery:
     @strawberry.field(
         description=(
             "Articles whose title, excerpt or body contain every word of `query` (stemmed, "
-            "regardless of case and accents), best match first (title matches weigh most), "
-            "newest first among equal scores. The query is plain text: quotes, operators "
-            "and punctuation are never syntax. A search matching more than 500 articles "
-            "ranks its newest 500 matches and its newest 100 title matches, so its cost "
-            "stays flat as the corpus grows; fewer matches are all ranked."
+            "regardless of case and accents), best match first (titles holding every word "
+            "first), newest first among equal scores. The query is plain text: quotes, "
+            "operators and punctuation are never syntax, punctuation inside a word splits "
+            "it, and English stop words (the, of, and) are dropped. A search matching more "
+            "than 500 articles ranks its newest 500 matches and its newest 100 title "
+            "matches, so its cost stays flat as the corpus grows; fewer matches are all "
+            "ranked. Every page comes from the same ranked set."
         )
     )
     async def search(

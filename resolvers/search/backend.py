@@ -11,14 +11,24 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import CTE, ColumnElement, Select, SelectBase
+from sqlalchemy import CTE, ColumnElement, Select, SelectBase, case
 
 from resolvers.search.text import SearchText
 
-__all__ = ["MATERIALIZED", "SearchBackend"]
+__all__ = ["MATERIALIZED", "SearchBackend", "score"]
 
 # A CTE prefix: computed once, never inlined into the statement around it.
 MATERIALIZED = "MATERIALIZED"
+
+
+def score(relevance: ColumnElement[float], titled: ColumnElement[bool]) -> ColumnElement[float]:
+    """A result's score, in [0, 2): 1 and more where the title holds every word.
+
+    ``relevance`` (``bm25`` or ``ts_rank``, 0 or more) weighs the whole text, where a long
+    body full of the words can outweigh a short title holding them all; so it only orders
+    the results within each tier, squeezed into [0, 1) (``r / (1 + r)`` keeps its order).
+    """
+    return case((titled, 1.0), else_=0.0) + relevance / (relevance + 1.0)
 
 
 class SearchBackend(ABC):
@@ -33,13 +43,7 @@ class SearchBackend(ABC):
 
     @abstractmethod
     def scores(self, text: SearchText, candidates: CTE) -> Select[Any]:
-        """``id`` and ``score`` (higher is better) of each candidate."""
-
-    @abstractmethod
-    def some_matches(
-        self, text: SearchText, conditions: Sequence[ColumnElement[bool]], limit: int
-    ) -> Select[Any]:
-        """Ids of up to ``limit`` matches that pass ``conditions``, any ``limit`` of them."""
+        """``id`` and ``score`` (higher is better) of each candidate, :func:`score`."""
 
     @abstractmethod
     def marked(self, text: SearchText, article_ids: Sequence[int]) -> Select[Any]:

@@ -33,7 +33,7 @@ from sqlalchemy.dialects.postgresql import TSVECTOR
 from db.models import Article
 from resolvers.pagination import literal_limit
 from resolvers.search import bounds
-from resolvers.search.backend import MATERIALIZED, SearchBackend
+from resolvers.search.backend import MATERIALIZED, SearchBackend, score
 from resolvers.search.highlights import CLOSE, OPEN
 from resolvers.search.text import SearchText
 
@@ -190,17 +190,11 @@ class TsvectorSearch(SearchBackend):
         return recent, titled
 
     def scores(self, text: SearchText, candidates: CTE) -> Select[Any]:
-        score = cast(func.ts_rank(_RANK_WEIGHTS, _DOCUMENT, _tsquery(text)), Double).label("score")
-        return select(Article.id, score).where(Article.id.in_(select(candidates.c.id)))
-
-    def some_matches(
-        self, text: SearchText, conditions: Sequence[ColumnElement[bool]], limit: int
-    ) -> Select[Any]:
-        # Without an order to keep, the planner reads the GIN bitmap, or for a common word
-        # scans and stops at the limit.
-        matching = _DOCUMENT.op("@@")(_tsquery(text))
-        return (
-            select(Article.id).where(matching, *_unindexed(conditions)).limit(literal_limit(limit))
+        query = _tsquery(text)
+        relevance = cast(func.ts_rank(_RANK_WEIGHTS, _DOCUMENT, query), Double)
+        value: ColumnElement[Any] = score(relevance, _TITLE_VECTOR.op("@@")(query))
+        return select(Article.id, value.label("score")).where(
+            Article.id.in_(select(candidates.c.id))
         )
 
     def marked(self, text: SearchText, article_ids: Sequence[int]) -> Select[Any]:

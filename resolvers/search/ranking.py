@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    CTE,
     ColumnElement,
     DateTime,
     Select,
@@ -41,7 +42,6 @@ from resolvers.pagination import (
     encode_cursor,
     literal_limit,
 )
-from resolvers.search import bounds
 from resolvers.search.backend import MATERIALIZED, SearchBackend
 from resolvers.search.highlights import fragments
 from resolvers.search.postgresql import TsvectorSearch
@@ -75,8 +75,8 @@ class SearchPage:
     hits: list[SearchHit]
     has_next_page: bool
     has_previous_page: bool
-    # All visible matches (every page), when the page's statement could tell: None for an
-    # empty page after a cursor, where :func:`search_count` must count.
+    # How many results paging reaches (every page), when the page's statement could tell:
+    # None for an empty page after a cursor, where :func:`search_count` must count.
     total: int | None
 
 
@@ -118,24 +118,24 @@ class _Position:
         return position
 
 
-def _matches(
+def _candidates(
     backend: SearchBackend, text: SearchText, conditions: Sequence[ColumnElement[bool]]
-) -> Select[Any]:
-    """The candidates (``resolvers.search.bounds``): ``id`` and ``score``."""
+) -> CTE:
+    """The ids of the candidates (``resolvers.search.bounds``): every result paging reaches."""
     recent_ids, titled_ids = backend.candidates(text, conditions)
     recent, titled = recent_ids.subquery("recent"), titled_ids.subquery("titled")
-    candidates = (
+    return (
         union(select(recent.c.id), select(titled.c.id)).cte("candidates").prefix_with(MATERIALIZED)
     )
-    return backend.scores(text, candidates)
 
 
-def _counted(
-    backend: SearchBackend, text: SearchText, conditions: Sequence[ColumnElement[bool]]
-) -> Select[Any]:
-    """How many visible articles match, counting no further than ``bounds.COUNT_LIMIT``."""
-    found = backend.some_matches(text, conditions, bounds.COUNT_LIMIT)
-    return select(func.count()).select_from(found.subquery("found"))
+def _counted(candidates: CTE) -> Select[Any]:
+    """How many results paging reaches: the candidates, which already pass the filter.
+
+    Counted through ``IN``: selected from directly, the CTE trips SQLAlchemy's
+    cartesian-product linter over the filter's subqueries inside it.
+    """
+    return select(func.count()).select_from(Article).where(Article.id.in_(select(candidates.c.id)))
 
 
 def _validated_first(first: int | None) -> int:
@@ -163,10 +163,11 @@ async def search_page(
         return SearchPage([], has_next_page=False, has_previous_page=start is not None, total=0)
     backend = _backend(session)
     published = func.coalesce(Article.published_at, literal(_UNDATED, DateTime))
+    candidates = _candidates(backend, text, conditions)
+    # The candidates already pass the filter and the visibility rule.
     visible = (
-        _matches(backend, text, conditions)
+        backend.scores(text, candidates)
         .add_columns(published.label("published"))
-        .where(*conditions)
         .subquery("visible")
     )
     key = (visible.c.score, visible.c.published, visible.c.id)
@@ -179,7 +180,7 @@ async def search_page(
     page = ranked.subquery("ranked")
     article = aliased(Article)
     # The total rides along in the same statement (computed once, not per row).
-    total = _counted(backend, text, conditions).scalar_subquery().label("total")
+    total = _counted(candidates).scalar_subquery().label("total")
     rows = (
         await session.execute(
             select(article, page.c.score, total)
@@ -207,12 +208,12 @@ async def search_count(
     viewer: Viewer,
     now: datetime,
 ) -> int:
-    """How many visible articles match (all pages), up to ``bounds.COUNT_LIMIT``."""
+    """How many results paging reaches (all pages): every match, up to the bounds."""
     conditions = filter_conditions(article_filter, viewer, now)
     if not text.words:
         return 0
-    backend = _backend(session)
-    return await session.scalar(_counted(backend, text, conditions)) or 0
+    candidates = _candidates(_backend(session), text, conditions)
+    return await session.scalar(_counted(candidates)) or 0
 
 
 async def search_highlights(

@@ -28,7 +28,7 @@ from sqlalchemy import (
 from db.models import Article
 from resolvers.pagination import literal_limit
 from resolvers.search import bounds
-from resolvers.search.backend import MATERIALIZED, SearchBackend
+from resolvers.search.backend import MATERIALIZED, SearchBackend, score
 from resolvers.search.highlights import CLOSE, OPEN
 from resolvers.search.text import SearchText
 
@@ -84,29 +84,37 @@ class Fts5Search(SearchBackend):
     def scores(self, text: SearchText, candidates: CTE) -> Select[Any]:
         # Materialized: left to itself, the planner may walk an ``articles`` index and run
         # the full-text query once per article. bm25() is better when lower; negated, it
-        # reads like ts_rank (negation is exact). The query runs once, from the oldest
+        # reads like ts_rank (negation is exact). Each query runs once, from the oldest
         # candidate up; "rowid + 0" keeps the IN list from becoming one query per candidate.
         weights = [literal_column(repr(weight), Double) for weight in _BM25_WEIGHTS]
         oldest = select(func.min(candidates.c.id)).scalar_subquery()
+
+        def among_candidates(matching: ColumnElement[bool]) -> list[ColumnElement[bool]]:
+            return [
+                matching,
+                _FTS.c.rowid >= oldest,
+                (_FTS.c.rowid + 0).in_(select(candidates.c.id)),
+            ]
+
         matched = (
             select(
                 _FTS.c.rowid.label("id"),
-                (-func.bm25(_FTS.c.article_search, *weights)).label("score"),
+                (-func.bm25(_FTS.c.article_search, *weights)).label("relevance"),
             )
-            .where(
-                _match(text),
-                _FTS.c.rowid >= oldest,
-                (_FTS.c.rowid + 0).in_(select(candidates.c.id)),
-            )
+            .where(*among_candidates(_match(text)))
             .cte("matched")
             .prefix_with(MATERIALIZED)
         )
-        return select(Article.id, matched.c.score).join(matched, matched.c.id == Article.id)
-
-    def some_matches(
-        self, text: SearchText, conditions: Sequence[ColumnElement[bool]], limit: int
-    ) -> Select[Any]:
-        return _newest(_match(text), conditions, limit)
+        titled = (
+            select(_FTS.c.rowid.label("id"))
+            .where(*among_candidates(_title_match(text)))
+            .cte("titled_matched")
+            .prefix_with(MATERIALIZED)
+        )
+        value: ColumnElement[Any] = score(
+            matched.c.relevance, matched.c.id.in_(select(titled.c.id))
+        )
+        return select(Article.id, value.label("score")).join(matched, matched.c.id == Article.id)
 
     def marked(self, text: SearchText, article_ids: Sequence[int]) -> Select[Any]:
         fields = [
