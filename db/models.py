@@ -15,13 +15,16 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
     and_,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 from sqlalchemy.sql.elements import ColumnElement
+
+from db.name_keys import name_key
 
 __all__ = [
     "ApiToken",
@@ -61,34 +64,49 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=_NAMING)
 
 
-class Author(Base):
+class _Named:
+    """A row listed by name: ``name_key`` (``db.name_keys``) is set whenever ``name`` is.
+
+    Writes through the ORM get it here; Core writes (the corpus import) set it themselves.
+    """
+
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    name_key: Mapped[bytes] = mapped_column(LargeBinary)
+
+    @validates("name")
+    def _key_name(self, _attribute: str, name: str) -> str:
+        self.name_key = name_key(name)
+        return name
+
+
+class Author(_Named, Base):
     __tablename__ = "authors"
+    __table_args__ = (Index("ix_authors_name_key", "name_key", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     slug: Mapped[str] = mapped_column(String(200), unique=True)
-    name: Mapped[str] = mapped_column(String(200), index=True)
     bio: Mapped[str | None] = mapped_column(Text)
     avatar_url: Mapped[str | None] = mapped_column(String(1000))
 
 
-class Category(Base):
+class Category(_Named, Base):
     __tablename__ = "categories"
+    __table_args__ = (Index("ix_categories_name_key", "name_key", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     slug: Mapped[str] = mapped_column(String(200), unique=True)
-    name: Mapped[str] = mapped_column(String(200), index=True)
     description: Mapped[str | None] = mapped_column(Text)
     parent_id: Mapped[int | None] = mapped_column(
         ForeignKey("categories.id", ondelete="RESTRICT"), index=True
     )
 
 
-class Tag(Base):
+class Tag(_Named, Base):
     __tablename__ = "tags"
+    __table_args__ = (Index("ix_tags_name_key", "name_key", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     slug: Mapped[str] = mapped_column(String(200), unique=True)
-    name: Mapped[str] = mapped_column(String(200), index=True)
 
 
 class Article(Base):

@@ -28,6 +28,7 @@ from resolvers.articles.related_posts import related_posts
 from resolvers.pagination import Page, PageRequest
 from resolvers.read_sessions import ReadSessions
 from resolvers.taxonomy import categories
+from resolvers.taxonomy.lookups import name_order
 
 __all__ = ["ArticleCountKey", "ArticlePageKey", "Batches"]
 
@@ -78,7 +79,7 @@ class Batches:
                 select(ArticleTag.article_id, Tag)
                 .join(Tag, Tag.id == ArticleTag.tag_id)
                 .where(ArticleTag.article_id.in_(article_ids))
-                .order_by(Tag.name, Tag.id)
+                .order_by(*name_order(Tag))
             )
             grouped: dict[int, list[Tag]] = defaultdict(list)
             for article_id, tag in rows:

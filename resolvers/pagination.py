@@ -71,6 +71,9 @@ class SortKey:
     descending: bool
     # How to read a row's sort values, when the columns are expressions, not attributes.
     row_values: Callable[[Any], tuple[Any, ...]] | None = None
+    # How a cursor's values become the columns' values, when the cursor holds what a stored
+    # key is computed from rather than the key itself.
+    column_values: Callable[[tuple[Any, ...]], tuple[Any, ...]] | None = None
 
     def order_by(self, *, reverse: bool = False) -> list[ColumnElement[Any]]:
         descending = self.descending != reverse
@@ -94,7 +97,7 @@ class SortKey:
         )
 
     def decode(self, cursor: str) -> tuple[Any, ...]:
-        """The sort values in ``cursor``; BAD_USER_INPUT for a malformed or foreign one."""
+        """The columns' values at ``cursor``; BAD_USER_INPUT for a malformed or foreign one."""
         payload = decode_cursor(cursor)
         if len(payload) != len(self.kinds) + 1:
             raise BadUserInput(f"Malformed cursor {cursor!r}.")
@@ -102,9 +105,10 @@ class SortKey:
             raise BadUserInput(
                 f"Cursor {cursor!r} belongs to another list or order, not this {self.name} one."
             )
-        return tuple(
+        values = tuple(
             _value(kind, v, cursor) for kind, v in zip(self.kinds, payload[1:], strict=True)
         )
+        return values if self.column_values is None else self.column_values(values)
 
 
 def _value(kind: ValueKind, value: Any, cursor: str) -> Any:

@@ -152,7 +152,9 @@ class Query:
         row = await _named(info, models.Category, "Category", id, slug)
         return Category.from_row(row) if row else None
 
-    @strawberry.field(description="All categories by name, or only the top-level ones.")
+    @strawberry.field(
+        description="All categories by name (case and accents ignored), or only the top-level ones."
+    )
     async def categories(
         self,
         info: Info,
@@ -170,7 +172,7 @@ class Query:
         row = await _named(info, models.Author, "Author", id, slug)
         return Author.from_row(row) if row else None
 
-    @strawberry.field(description="Authors by name, a page at a time.")
+    @strawberry.field(description="Authors by name (case and accents ignored), a page at a time.")
     async def authors(
         self, info: Info, first: _FIRST = 20, after: _AFTER = None
     ) -> Connection[Author]:
@@ -181,7 +183,7 @@ class Query:
         row = await _named(info, models.Tag, "Tag", id, slug)
         return Tag.from_row(row) if row else None
 
-    @strawberry.field(description="Tags by name, a page at a time.")
+    @strawberry.field(description="Tags by name (case and accents ignored), a page at a time.")
     async def tags(self, info: Info, first: _FIRST = 20, after: _AFTER = None) -> Connection[Tag]:
         return await _name_connection(info, models.Tag, Tag.from_row, first, after)
 

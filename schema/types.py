@@ -237,7 +237,9 @@ class Category(Node):
         row = await info.context.loaders.category_by_id.load(self.parent_pk)
         return Category.from_row(row) if row else None
 
-    @strawberry.field(description="The categories directly below this one, by name.")
+    @strawberry.field(
+        description="The categories directly below this one, by name (case and accents ignored)."
+    )
     async def children(self, info: Info) -> list[Category]:
         rows = await info.context.loaders.children_by_category_id.load(self.pk)
         return [Category.from_row(row) for row in rows]
@@ -335,7 +337,7 @@ class Article(Node):
         assert row is not None  # a foreign key guarantees it
         return Category.from_row(row)
 
-    @strawberry.field(description="Its tags, by name.")
+    @strawberry.field(description="Its tags, by name (case and accents ignored).")
     async def tags(self, info: Info) -> list[Tag]:
         rows = await info.context.loaders.tags_by_article_id.load(self.pk)
         return [Tag.from_row(row) for row in rows]

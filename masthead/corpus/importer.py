@@ -31,6 +31,7 @@ from db.models import (
     RelatedPin,
     Tag,
 )
+from db.name_keys import name_key
 from masthead.corpus.format import ARTICLE, AUTHOR, CATEGORY, TAG, RecordKind
 from masthead.corpus.records import TABLE_OF, CorpusError, RecordReader, Row, decode
 from resolvers.articles.former_slugs import Rename, keep_former_slugs
@@ -122,7 +123,9 @@ class _Importer:
         if kind is ARTICLE:
             changed = await self._write_articles(rows)
         else:
-            changed = len(await self._upsert(TABLE_OF[kind], [row.values for row in rows]))
+            # Core, not the ORM, writes these rows: their names are keyed here (db.name_keys).
+            keyed = [row.values | {"name_key": name_key(row.values["name"])} for row in rows]
+            changed = len(await self._upsert(TABLE_OF[kind], keyed))
         self.changed += changed
         self.written += len(rows)
         if self.on_progress is not None:

@@ -13,6 +13,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from db.models import Category
+from resolvers.taxonomy.lookups import name_order
 
 __all__ = ["ancestors", "children", "in_subtree", "subtree"]
 
@@ -65,9 +66,7 @@ def in_subtree(
 
 async def children(session: AsyncSession, parent_ids: Sequence[int]) -> dict[int, list[Category]]:
     rows = await session.scalars(
-        select(Category)
-        .where(Category.parent_id.in_(parent_ids))
-        .order_by(Category.name, Category.id)
+        select(Category).where(Category.parent_id.in_(parent_ids)).order_by(*name_order(Category))
     )
     grouped: dict[int, list[Category]] = {parent_id: [] for parent_id in parent_ids}
     for row in rows:
