@@ -1,8 +1,14 @@
 """Exporting the content as a corpus (JSON Lines) that :mod:`masthead.corpus.importer` reads back.
 
 Records come in dependency order (authors, categories parents first, tags, articles) with the
-keys in the order of the corpus format, so exporting what a generated corpus imported gives the
-same bytes back. Rows are read in id-keyset batches: memory stays flat however many there are.
+keys in the order of the corpus format. Nothing is lost: every article also carries its
+``previous_slugs`` (the old slugs that still resolve to it), ``created_at`` and ``version``,
+so an export imported into an empty database and exported again gives the same bytes. Rows
+are read in id-keyset batches: memory stays flat however many there are.
+
+The database does not record when an article left a slug, so ``previous_slugs`` come in slug
+order, sorted here rather than by the database: a PostgreSQL collation other than C would not
+sort them as SQLite does, and both must write the same bytes.
 """
 
 from __future__ import annotations
@@ -10,20 +16,21 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any, TextIO, TypeVarTuple
+from typing import Any, TextIO, TypeVar, TypeVarTuple
 
 from sqlalchemy import Row, Select, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
 
 from db.dialects import database_of
-from db.models import Article, ArticleTag, Author, Category, RelatedPin, Tag
+from db.models import Article, ArticleSlug, ArticleTag, Author, Category, RelatedPin, Tag
 from masthead.corpus.format import ARTICLE, AUTHOR, CATEGORY, TAG, RecordKind, format_time
 
 __all__ = ["export_corpus"]
 
 _BATCH = 1000
 _Columns = TypeVarTuple("_Columns")
+_Linked = TypeVar("_Linked")
 _Category = Row[int, str, str, str | None, int | None]
 _encode: Callable[[Any], str] = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -66,23 +73,26 @@ def _parents_first(categories: Sequence[_Category]) -> list[_Category]:
 
 async def _article_links(
     connection: AsyncConnection,
-    linked: InstrumentedAttribute[int],
-    order: InstrumentedAttribute[int],
-    kind: RecordKind,
+    linked: InstrumentedAttribute[_Linked],
+    order: InstrumentedAttribute[int] | None,
     first: int,
     last: int,
-) -> dict[int, list[str]]:
-    """Keys of the rows ``linked`` to the articles ``first`` to ``last``, per article."""
+) -> dict[int, list[_Linked]]:
+    """The ``linked`` values of the articles ``first`` to ``last``, per article (in ``order``)."""
     article_id = linked.class_.article_id
     rows = await connection.execute(
         select(article_id, linked)
         .where(article_id.between(first, last))
-        .order_by(article_id, order)
+        .order_by(article_id, *(() if order is None else (order,)))
     )
-    links: dict[int, list[str]] = defaultdict(list)
+    links: dict[int, list[_Linked]] = defaultdict(list)
     for owner, target in rows:
-        links[owner].append(kind.key(target))
+        links[owner].append(target)
     return links
+
+
+def _keys(kind: RecordKind, numbers: list[int] | None) -> list[str]:
+    return [kind.key(number) for number in numbers or ()]
 
 
 _Write = Callable[[dict[str, Any]], None]
@@ -134,16 +144,17 @@ async def _export_articles(connection: AsyncConnection, write: _Write) -> None:
         Article.updated_at,
         Article.author_id,
         Article.category_id,
+        Article.created_at,
+        Article.version,
     )
     async for rows in _batches(connection, articles, Article.id):
         first, last = rows[0].id, rows[-1].id
         # The corpus lists tags by key number, related articles in display order.
-        tags = await _article_links(
-            connection, ArticleTag.tag_id, ArticleTag.tag_id, TAG, first, last
-        )
+        tags = await _article_links(connection, ArticleTag.tag_id, ArticleTag.tag_id, first, last)
         pins = await _article_links(
-            connection, RelatedPin.related_id, RelatedPin.position, ARTICLE, first, last
+            connection, RelatedPin.related_id, RelatedPin.position, first, last
         )
+        former = await _article_links(connection, ArticleSlug.slug, None, first, last)
         for row in rows:
             write(
                 ARTICLE.record(
@@ -157,8 +168,11 @@ async def _export_articles(connection: AsyncConnection, write: _Write) -> None:
                     updated_at=format_time(row.updated_at),
                     author=AUTHOR.key(row.author_id),
                     category=CATEGORY.key(row.category_id),
-                    tags=tags.get(row.id, []),
-                    related=pins.get(row.id, []),
+                    tags=_keys(TAG, tags.get(row.id)),
+                    related=_keys(ARTICLE, pins.get(row.id)),
+                    previous_slugs=sorted(former.get(row.id, [])),
+                    created_at=format_time(row.created_at),
+                    version=row.version,
                 )
             )
 

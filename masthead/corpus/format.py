@@ -1,9 +1,11 @@
 """The corpus format, defined once: JSON Lines of author, category, tag and article records.
 
-Each line is one record: ``type``, ``key``, then the kind's fields in a fixed order. A key
-is the kind's prefix and the row's id (``a12``, ``c3``, ``t40``, ``p12345``); references
-to other records are their keys. Times are UTC to the second, ``2024-05-01T09:30:00Z``.
-The importer, the exporter and the demo content all read and write it through this module.
+Each line is one record: ``type``, ``key``, then the kind's fields in a fixed order, then
+the optional ones it carries (articles only: what an export keeps that a generated corpus
+leaves out). A key is the kind's prefix and the row's id (``a12``, ``c3``, ``t40``,
+``p12345``); references to other records are their keys. Times are UTC to the second,
+``2024-05-01T09:30:00Z``. The importer, the exporter and the demo content all read and
+write it through this module.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class RecordKind:
     name: str
     prefix: str
     fields: tuple[str, ...]
+    optional: tuple[str, ...] = ()
 
     def key(self, number: int) -> str:
         return f"{self.prefix}{number}"
@@ -53,12 +56,25 @@ class RecordKind:
             return int(digits)
         return None
 
+    def unknown(self, record: dict[str, Any]) -> list[str]:
+        """The names in ``record`` that no record of this kind has, in the record's order."""
+        known = {"type", "key", *self.fields, *self.optional}
+        return [name for name in record if name not in known]
+
+    def describe(self) -> str:
+        """The fields a record of this kind has, for error messages."""
+        a_or_an = "an" if self.name[0] in "aeiou" else "a"
+        described = f"{a_or_an} {self.name} record has {', '.join(self.fields)}"
+        if self.optional:
+            described += f" and optionally {', '.join(self.optional)}"
+        return described
+
     def record(self, number: int, **fields: Any) -> dict[str, Any]:
-        """A record of this kind, its fields in the format's order."""
-        if set(fields) != set(self.fields):
-            raise ValueError(f"a {self.name} record has the fields {', '.join(self.fields)}")
+        """A record of this kind: its fields, then the optional ones given, in format order."""
+        if not set(self.fields) <= set(fields) <= {*self.fields, *self.optional}:
+            raise ValueError(self.describe())
         return {"type": self.name, "key": self.key(number)} | {
-            name: fields[name] for name in self.fields
+            name: fields[name] for name in (*self.fields, *self.optional) if name in fields
         }
 
 
@@ -81,6 +97,9 @@ ARTICLE = RecordKind(
         "tags",
         "related",
     ),
+    # Old slugs that still resolve, the row's creation time and version, and a scheduled
+    # unpublish (which this site has none of: only null is accepted).
+    optional=("previous_slugs", "created_at", "version", "unpublish_at"),
 )
 # In dependency order: a record only names records of kinds before it (and articles).
 KINDS = {kind.name: kind for kind in (AUTHOR, CATEGORY, TAG, ARTICLE)}

@@ -2,10 +2,17 @@
 
 A key's number is the row's id, so an import is idempotent by key: importing the same file
 twice changes nothing, and a changed record updates its row (an article's ``version`` goes
-up only when something really changed). Memory stays flat whatever the file's size: lines
-are read one at a time (``masthead.corpus.records``) and rows written a batch at a time. A
-bad line raises :class:`CorpusError` with its line number and, since the whole import is one
-transaction, leaves the database exactly as it was.
+up only when something really changed). What an export adds to an article is restored:
+its ``previous_slugs`` keep resolving to it (an import adds former slugs, never drops one,
+so no link in the wild breaks), its ``created_at`` replaces the stored one, and its
+``version`` is the least the article ends with: it never goes back, or an editor holding an
+older version could overwrite newer text. Imported into an empty database, an export thus
+recreates every article exactly.
+
+Memory stays flat whatever the file's size: lines are read one at a time
+(``masthead.corpus.records``) and rows written a batch at a time. A bad line raises
+:class:`CorpusError` with its line number and, since the whole import is one transaction,
+leaves the database exactly as it was.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, bindparam, delete, or_, select, text, update
@@ -71,18 +79,71 @@ _ARTICLE_CONTENT = (
     "slug", "title", "excerpt", "body", "status", "published_at", "updated_at", "author_id",
     "category_id",
 )  # fmt: skip
+# ... and with the creation time, for a record that gives one.
+_ARTICLE_CONTENT_CREATED = (*_ARTICLE_CONTENT, "created_at")
 
 
 @dataclass
 class _DeferredPins:
-    """Pins naming an article that is neither in the database nor earlier in the file yet."""
+    """Pins naming an article that is neither in the database nor earlier in the file yet.
+
+    ``counted`` says whether the article changed in its own batch already, ``version`` what
+    its version was then, ``floor`` the version the file gives (applied once pins are set).
+    """
 
     line: int
     article_id: int
     related: list[int]
     unknown: list[int]
     existed: bool
-    bumped: bool
+    counted: bool
+    version: int
+    floor: int | None
+
+
+@dataclass(frozen=True)
+class _SlugConflict:
+    """A slug a row claims (as its own or, ``former``, as a previous one) held by another."""
+
+    row: Row
+    slug: str
+    former: bool
+    holder: int
+    held_former: bool
+
+    def error(self, kind: RecordKind) -> CorpusError:
+        claimed = "previous slug" if self.former else "slug"
+        held = " as a former slug, which still resolves to it" if self.held_former else ""
+        return CorpusError(
+            self.row.line,
+            f"{kind.name} {kind.key(self.row.id)!r}: {claimed} {self.slug!r} is already"
+            f" used by {kind.name} {kind.key(self.holder)!r}{held}",
+        )
+
+
+def _slugs_of(row: Row) -> list[tuple[str, bool]]:
+    """Each slug ``row`` claims, and whether as a former one."""
+    return [(row.values["slug"], False), *((slug, True) for slug in row.previous_slugs)]
+
+
+def _compared(row: Row) -> Sequence[str]:
+    """The columns whose difference makes this existing article changed."""
+    return _ARTICLE_CONTENT_CREATED if row.created_at_given else _ARTICLE_CONTENT
+
+
+def _differs(row: Row, stored: dict[str, Any]) -> bool:
+    """Whether ``row`` changes the ``stored`` article, its times compared to the second.
+
+    The format keeps times to the second and the API stores microseconds: without this, an
+    export read back into the database it came from would change every article written since.
+    """
+    for name in _compared(row):
+        value = stored[name]
+        if isinstance(value, datetime):
+            value = value.replace(microsecond=0)
+        if row.values[name] != value:
+            return True
+    return False
 
 
 class _Importer:
@@ -132,29 +193,37 @@ class _Importer:
             self.on_progress(self.written)
 
     async def _check_slugs(self, kind: RecordKind, rows: Sequence[Row]) -> None:
-        """Refuse a slug held by another row, naming the line (the unique index would not)."""
-        claimed: dict[str, int] = {}
-        for row in rows:
-            slug = row.values["slug"]
-            holder = claimed.setdefault(slug, row.id)
-            if holder != row.id:
-                raise self._slug_taken(kind, row, holder)
-        table = TABLE_OF[kind]
-        holders = await self.connection.execute(
-            select(table.c.slug, table.c.id).where(table.c.slug.in_(list(claimed)))
-        )
-        for slug, holder in holders:
-            if holder != claimed[slug]:
-                row = next(row for row in rows if row.values["slug"] == slug)
-                raise self._slug_taken(kind, row, holder)
+        """Refuse a slug another row holds, naming the first line that claims one.
 
-    @staticmethod
-    def _slug_taken(kind: RecordKind, row: Row, holder: int) -> CorpusError:
-        return CorpusError(
-            row.line,
-            f"{kind.name} {kind.key(row.id)!r}: slug {row.values['slug']!r} is already"
-            f" used by {kind.name} {kind.key(holder)!r}",
-        )
+        The unique indexes would refuse most of these, but without a line. An article's
+        current and former slugs all resolve to it, so each belongs to one article only.
+        Earlier batches are written already: checking the database covers them.
+        """
+        claims: dict[str, tuple[Row, bool]] = {}
+        conflicts: list[_SlugConflict] = []
+        for row in rows:
+            for slug, former in _slugs_of(row):
+                holder, held_former = claims.setdefault(slug, (row, former))
+                if holder.id != row.id:
+                    conflicts.append(_SlugConflict(row, slug, former, holder.id, held_former))
+        table = TABLE_OF[kind]
+        sources = [(table.c.slug, table.c.id, False)]
+        if kind is ARTICLE:
+            sources.append((_ARTICLE_SLUGS.c.slug, _ARTICLE_SLUGS.c.article_id, True))
+        slugs = list(claims)
+        for slug_column, holder_column, held_former in sources:
+            # Previous slugs can make more slugs than rows: IN lists stay under the cap.
+            for start in range(0, len(slugs), MAX_BATCH_SIZE):
+                chunk = slugs[start : start + MAX_BATCH_SIZE]
+                found = await self.connection.execute(
+                    select(slug_column, holder_column).where(slug_column.in_(chunk))
+                )
+                for slug, holder in found:
+                    row, former = claims[slug]
+                    if holder != row.id:
+                        conflicts.append(_SlugConflict(row, slug, former, holder, held_former))
+        if conflicts:
+            raise min(conflicts, key=lambda conflict: conflict.row.line).error(kind)
 
     async def _upsert(
         self,
@@ -181,27 +250,28 @@ class _Importer:
         return {row_id for (row_id,) in result}
 
     async def _write_articles(self, rows: list[Row]) -> int:
-        content = [_ARTICLES.c[name] for name in _ARTICLE_CONTENT]
+        columns = [_ARTICLES.c[name] for name in (*_ARTICLE_CONTENT, "created_at", "version")]
         before: dict[int, dict[str, Any]] = {
             row.id: dict(row._mapping)
             for row in await self.connection.execute(
-                select(_ARTICLES.c.id, *content).where(_ARTICLES.c.id.in_([r.id for r in rows]))
+                select(_ARTICLES.c.id, *columns).where(_ARTICLES.c.id.in_([r.id for r in rows]))
             )
         }
         missing = await self._missing_articles()
         # Unchanged rows are not even offered to the upsert: PostgreSQL would compute the
         # row's generated search vector before finding the conflict.
-        differing = [
-            row.values
-            for row in rows
-            if row.id not in before
-            or any(row.values[name] != before[row.id][name] for name in _ARTICLE_CONTENT)
-        ]
+        differing = [row for row in rows if row.id not in before or _differs(row, before[row.id])]
         written: set[int] = set()
-        if differing:
-            written = await self._upsert(
-                _ARTICLES, differing, compare=_ARTICLE_CONTENT, keep=("created_at", "version")
-            )
+        # A creation time the file gives replaces the stored one; without one it stays.
+        for restoring in (False, True):
+            group = [row.values for row in differing if row.created_at_given is restoring]
+            if group:
+                written |= await self._upsert(
+                    _ARTICLES,
+                    group,
+                    compare=_ARTICLE_CONTENT_CREATED if restoring else _ARTICLE_CONTENT,
+                    keep=("version",) if restoring else ("created_at", "version"),
+                )
         await keep_former_slugs(
             self.connection,
             [
@@ -215,30 +285,59 @@ class _Importer:
                 if row.id in before
             ],
         )
-
-        tags = {row.id: row.tags for row in rows}
-        pins: dict[int, list[int]] = {}
-        for row in rows:
-            if missing.isdisjoint(row.related):
-                pins[row.id] = row.related
-            else:
-                self.deferred.append(
-                    _DeferredPins(
-                        line=row.line,
-                        article_id=row.id,
-                        related=row.related,
-                        unknown=[related for related in row.related if related in missing],
-                        existed=row.id in before,
-                        bumped=row.id in written,
-                    )
-                )
         existing = set(before)
+        gained = await self._add_former_slugs(rows) & existing
+
+        waiting = {row.id for row in rows if not missing.isdisjoint(row.related)}
+        tags = {row.id: row.tags for row in rows}
+        pins = {row.id: row.related for row in rows if row.id not in waiting}
         relinked = await self._replace_tags(tags, existing) | await self._replace_pins(
             pins, existing
         )
-        bumped = relinked - written
-        await self._bump_versions(bumped)
-        return len(written | relinked)
+        await self._bump_versions((relinked | gained) - written)
+        changed = written | relinked | gained
+
+        def version_now(row: Row) -> int:
+            if row.id not in before:
+                inserted: int = row.values["version"]
+                return inserted
+            stored: int = before[row.id]["version"]
+            return stored + (row.id in changed)
+
+        floors = {
+            row.id: row.version
+            for row in rows
+            if row.id not in waiting and row.version is not None and row.version > version_now(row)
+        }
+        await self._raise_versions(floors)
+        self.deferred += (
+            _DeferredPins(
+                line=row.line,
+                article_id=row.id,
+                related=row.related,
+                unknown=[related for related in row.related if related in missing],
+                existed=row.id in before,
+                counted=row.id in changed,
+                version=version_now(row),
+                floor=row.version,
+            )
+            for row in rows
+            if row.id in waiting
+        )
+        return len(changed | set(floors))
+
+    async def _add_former_slugs(self, rows: Sequence[Row]) -> set[int]:
+        """Keep the previous slugs the file gives resolving; the articles that gained one."""
+        kept = [{"slug": slug, "article_id": row.id} for row in rows for slug in row.previous_slugs]
+        if not kept:
+            return set()
+        # A slug already there is this article's (``_check_slugs`` refused any other holder).
+        statement = (
+            self.database.insert(_ARTICLE_SLUGS)
+            .on_conflict_do_nothing(index_elements=[_ARTICLE_SLUGS.c.slug])
+            .returning(_ARTICLE_SLUGS.c.article_id)
+        )
+        return {article_id for (article_id,) in await self.connection.execute(statement, kept)}
 
     async def _missing_articles(self) -> set[int]:
         """Articles named as related that are neither earlier in the file nor in the database."""
@@ -324,6 +423,16 @@ class _Importer:
                 .values(version=_ARTICLES.c.version + 1)
             )
 
+    async def _raise_versions(self, floors: dict[int, int]) -> None:
+        """Lift articles to the greater versions the file gives them."""
+        if floors:
+            await self.connection.execute(
+                update(_ARTICLES)
+                .where(_ARTICLES.c.id == bindparam("article"))
+                .values(version=bindparam("floor")),
+                [{"article": article_id, "floor": floor} for article_id, floor in floors.items()],
+            )
+
     async def finish(self) -> None:
         await self.flush()
         await self._write_deferred_pins()
@@ -348,9 +457,17 @@ class _Importer:
                 {pending.article_id: pending.related for pending in batch},
                 {pending.article_id for pending in batch if pending.existed},
             )
-            bumped = changed - {pending.article_id for pending in batch if pending.bumped}
+            counted = {pending.article_id for pending in batch if pending.counted}
+            bumped = changed - counted
             await self._bump_versions(bumped)
-            self.changed += len(bumped)
+            floors = {
+                pending.article_id: pending.floor
+                for pending in batch
+                if pending.floor is not None
+                and pending.floor > pending.version + (pending.article_id in bumped)
+            }
+            await self._raise_versions(floors)
+            self.changed += len((bumped | set(floors)) - counted)
 
     def result(self) -> ImportResult:
         return ImportResult(

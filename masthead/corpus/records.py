@@ -1,9 +1,10 @@
 """Reading corpus records: each line checked, its keys and references resolved.
 
 A :class:`RecordReader` turns lines into rows to write, refusing (with the line number)
-anything the format or the database would not hold: a key given twice, a reference to a
-record neither earlier in the file nor in the database, a cycle of categories. The keys seen
-so far are kept as bits, so a million of them cost 125 KB.
+anything the format or the database would not hold: a field the format does not know (never
+dropped silently), a key given twice, a reference to a record neither earlier in the file
+nor in the database, a cycle of categories. The keys seen so far are kept as bits, so a
+million of them cost 125 KB.
 """
 
 from __future__ import annotations
@@ -17,8 +18,17 @@ from typing import Any
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from db.models import Article, ArticleStatus, Author, Base, Category, Tag
-from masthead.corpus.format import ARTICLE, AUTHOR, CATEGORY, KINDS, TAG, RecordKind, parse_time
+from db.models import Article, ArticleSlug, ArticleStatus, Author, Base, Category, Tag
+from masthead.corpus.format import (
+    ARTICLE,
+    AUTHOR,
+    CATEGORY,
+    KINDS,
+    MAX_KEY_NUMBER,
+    TAG,
+    RecordKind,
+    parse_time,
+)
 from resolvers.articles.sanitize import sanitize_html
 from resolvers.articles.text_metrics import word_count
 from resolvers.slugs import is_url_safe
@@ -32,10 +42,9 @@ TABLE_OF: dict[RecordKind, Table] = {
     TAG: _TABLES[Tag.__tablename__],
     ARTICLE: _TABLES[Article.__tablename__],
 }
+_FORMER_SLUGS = _TABLES[ArticleSlug.__tablename__]
 # Ids below this are kept as bits (8 MB at most); the rare larger ones in a set.
 _DENSE_IDS = 2**26
-# A category's ancestors are walked to refuse cycles; a deeper chain means one already exists.
-_MAX_DEPTH = 10_000
 # A category's ancestors are walked to refuse cycles; a deeper chain means one already exists.
 _MAX_DEPTH = 10_000
 
@@ -74,13 +83,17 @@ class IdSet:
 
 @dataclass
 class Row:
-    """One parsed record: the values of its row, and for articles its tags and pins."""
+    """One parsed record: the values of its row; for articles also its tags, pins and previous
+    slugs, whether the file gives its creation time, and the version it gives (if any)."""
 
     line: int
     id: int
     values: dict[str, Any]
     tags: list[int] = field(default_factory=list)
     related: list[int] = field(default_factory=list)
+    previous_slugs: list[str] = field(default_factory=list)
+    created_at_given: bool = False
+    version: int | None = None
 
 
 def _max_length(table: Table, column: str) -> int | None:
@@ -106,6 +119,9 @@ class _Fields:
             raise self.error(f"missing field {name!r}")
         return self.record[name]
 
+    def has(self, name: str) -> bool:
+        return name in self.record
+
     def optional_text(self, name: str) -> str | None:
         value = self.get(name)
         if value is None:
@@ -127,11 +143,37 @@ class _Fields:
 
     def slug(self) -> str:
         value = self.text("slug")
+        self.check_slug("slug", value)
+        return value
+
+    def check_slug(self, what: str, value: str) -> None:
         if not is_url_safe(value):
             raise self.error(
-                f"slug {value!r} is not lower-case letters and digits joined by single hyphens"
+                f"{what} {value!r} is not lower-case letters and digits joined by single hyphens"
             )
-        return value
+
+    def previous_slugs(self, current: str) -> list[str]:
+        """Old slugs that still resolve to the article: URL-safe, none twice, none current."""
+        values = self.get("previous_slugs")
+        if not (isinstance(values, list) and all(isinstance(value, str) for value in values)):
+            raise self.error("'previous_slugs' must be a list of slugs")
+        length = _max_length(_FORMER_SLUGS, "slug")
+        for value in values:
+            self.check_slug("previous slug", value)
+            if length is not None and len(value) > length:
+                raise self.error(f"previous slug {value!r} is longer than {length} characters")
+            if value == current:
+                raise self.error(f"'previous_slugs' names the article's own slug {value!r}")
+        if len(set(values)) != len(values):
+            raise self.error("'previous_slugs' names the same slug twice")
+        return values
+
+    def version(self) -> int:
+        value = self.get("version")
+        # bool is an int to Python, not to JSON; the column is an INTEGER, as ids are.
+        if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_KEY_NUMBER:
+            return value
+        raise self.error(f"'version' must be a whole number from 1 to {MAX_KEY_NUMBER}")
 
     def key(self, value: Any, kind: RecordKind, name: str) -> int:
         number = kind.number(value)
@@ -212,8 +254,13 @@ class RecordReader:
             self.parents[row_id] = parent_id
 
     def read(self, kind: RecordKind, record: dict[str, Any], line: int) -> Row:
-        """The row ``record`` makes, once every key and reference in it checks out."""
+        """The row ``record`` makes, once every field, key and reference in it checks out."""
         fields = _Fields(record, line, kind)
+        unknown = kind.unknown(record)
+        if unknown:
+            names = ", ".join(repr(name) for name in unknown)
+            plural = "s" if len(unknown) > 1 else ""
+            raise fields.error(f"unknown field{plural} {names} ({kind.describe()})")
         number = fields.key(fields.get("key"), kind, "key")
         if number in self.seen[kind.name]:
             raise fields.error("the key appears twice in the file")
@@ -280,17 +327,25 @@ class RecordReader:
             raise fields.error(f"status {fields.record['status']!r} is not published or draft")
         published_at = fields.time("published_at", nullable=True)
         updated_at = fields.time("updated_at", nullable=False)
+        slug = fields.slug()
+        if fields.record.get("unpublish_at") is not None:
+            raise fields.error(
+                "'unpublish_at' must be null: this site does not schedule unpublishing"
+            )
+        created_at_given = fields.has("created_at")
+        created_at = fields.time("created_at", nullable=False) if created_at_given else None
+        version = fields.version() if fields.has("version") else None
         values = {
             "id": number,
-            "slug": fields.slug(),
+            "slug": slug,
             "title": fields.text("title", required=True),
             "excerpt": fields.text("excerpt"),
             "body": body,
             "status": status,
             "published_at": published_at,
             "updated_at": updated_at,
-            "created_at": published_at or updated_at,
-            "version": 1,
+            "created_at": created_at or published_at or updated_at,
+            "version": version or 1,
             "word_count": word_count(body),
             "author_id": fields.reference("author", AUTHOR, self.known[AUTHOR.name]),
             "category_id": fields.reference("category", CATEGORY, self.known[CATEGORY.name]),
@@ -308,4 +363,14 @@ class RecordReader:
             raise fields.error("an article cannot pin itself as related")
         seen = self.seen[ARTICLE.name]
         self.unresolved.update(pin for pin in related if pin not in seen)
-        return Row(fields.line, number, values, tags, related)
+        previous = fields.previous_slugs(slug) if fields.has("previous_slugs") else []
+        return Row(
+            fields.line,
+            number,
+            values,
+            tags,
+            related,
+            previous_slugs=previous,
+            created_at_given=created_at_given,
+            version=version,
+        )
