@@ -25,6 +25,8 @@ _Result = TypeVar("_Result")
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from masthead.server import server_options
+
     uvicorn.run(
         "masthead.app:create_app",
         factory=True,
@@ -32,10 +34,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         port=args.port or settings.port,
         workers=args.workers or settings.workers,
         log_level="info",
-        limit_concurrency=settings.max_connections,
-        # Forwarded headers only from the proxies named: anyone else could claim any address.
-        proxy_headers=bool(settings.trusted_proxies),
-        forwarded_allow_ips=settings.trusted_proxies or None,
+        **server_options(settings),
     )
     return 0
 

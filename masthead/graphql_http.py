@@ -141,7 +141,9 @@ class RequestDeadline:
             return message
 
         work = asyncio.ensure_future(self.app(scope, receive_marking, send_marking))
-        watch = asyncio.ensure_future(_cancel_on_disconnect(receive, body_read, work))
+        watch = asyncio.ensure_future(
+            _cancel_on_disconnect(receive, body_read, work, read_body=scope["method"] == "GET")
+        )
         try:
             async with asyncio.timeout(self.seconds):
                 await asyncio.shield(work)
@@ -177,10 +179,18 @@ async def _cancelled(work: asyncio.Future[None]) -> None:
 
 
 async def _cancel_on_disconnect(
-    receive: Receive, body_read: asyncio.Event, work: asyncio.Future[None]
+    receive: Receive, body_read: asyncio.Event, work: asyncio.Future[None], *, read_body: bool
 ) -> None:
-    """Once the body is in, the next message is the client leaving (or the answer sent)."""
-    await body_read.wait()
+    """Once the body is in, the next message is the client leaving (or the answer sent).
+
+    With ``read_body`` (a GET, whose body the view never reads), the body is read here and
+    dropped; otherwise the app reads it, and ``body_read`` tells when it is in.
+    """
+    if read_body:
+        while (await receive()).get("more_body", False):
+            pass
+    else:
+        await body_read.wait()
     message = await receive()
     if message["type"] == "http.disconnect":
         work.cancel()

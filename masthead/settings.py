@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import field_validator, model_validator
+from pydantic import PositiveInt, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "normalize_database_url"]
@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     db_connect_timeout: float = 1.5
     db_pool_timeout: float = 1.0
     request_timeout: float = 10.0
+    # Whole seconds a connection has to send a request's headers, from its opening or from
+    # the previous answer; so also how long an idle connection is kept (uvicorn's keep-alive).
+    header_timeout: PositiveInt = 5  # 0 would close every connection as it opens
     log_sql: bool = False
     # Cost a client (a token, or an address) may spend a minute; 0 switches limits off.
     rate_limit: int = 50_000
