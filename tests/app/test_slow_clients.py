@@ -20,8 +20,9 @@ from pathlib import Path
 import httpx
 import pytest
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from masthead.server import HeaderDeadlineProtocol
+from masthead.server import HeaderDeadlineProtocol, HttpToolsHeaderDeadlineProtocol, server_options
 from masthead.settings import Settings
 from tests.support.live_server import LiveServer, live_server
 
@@ -39,8 +40,13 @@ POST = (
 )
 
 
-@pytest.fixture
-async def server(tmp_path: Path, sqlite_template: Path) -> AsyncIterator[LiveServer]:
+# ``masthead serve`` takes httptools; the h11 protocol is there for where it is missing.
+@pytest.fixture(
+    params=[HttpToolsHeaderDeadlineProtocol, HeaderDeadlineProtocol], ids=["httptools", "h11"]
+)
+async def server(
+    tmp_path: Path, sqlite_template: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[LiveServer]:
     shutil.copy(sqlite_template, tmp_path / "masthead.db")
     settings = Settings(
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'masthead.db'}",
@@ -48,7 +54,7 @@ async def server(tmp_path: Path, sqlite_template: Path) -> AsyncIterator[LiveSer
         request_timeout=REQUEST_TIMEOUT,
         _env_file=None,  # type: ignore[call-arg]  # pydantic-settings init kwarg
     )
-    async with live_server(settings) as served:
+    async with live_server(settings, http=request.param) as served:
         yield served
 
 
@@ -208,3 +214,32 @@ def test_the_uvicorn_internals_relied_on_are_as_they_were() -> None:
         _body(H11Protocol.on_response_complete)
     )
     assert "self.transport.close()" in _body(H11Protocol.timeout_keep_alive_handler)
+
+
+def test_masthead_serve_takes_the_httptools_protocol() -> None:
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]  # pydantic-settings init kwarg
+    assert server_options(settings)["http"] is HttpToolsHeaderDeadlineProtocol
+
+
+def test_the_httptools_internals_relied_on_are_as_they_were() -> None:
+    """``HttpToolsHeaderDeadlineProtocol`` turns uvicorn's disarming into a no-op and
+    disarms where a request's head or an answer completes: when uvicorn changes where it
+    disarms or arms the timer, this fails, and the protocol needs a look."""
+    assert _body(HttpToolsProtocol.data_received)[0] == "self._unset_keepalive_if_required()"
+    callers = [
+        name
+        for name, method in vars(HttpToolsProtocol).items()
+        if callable(method)
+        and name != "_unset_keepalive_if_required"
+        and "self._unset_keepalive_if_required()" in _body(method)
+    ]
+    assert sorted(callers) == ["connection_lost", "data_received", "on_response_complete"]
+    assert _body(HttpToolsProtocol._unset_keepalive_if_required) == [
+        "if self.timeout_keep_alive_task is not None:",
+        "self.timeout_keep_alive_task.cancel()",
+        "self.timeout_keep_alive_task = None",
+    ]
+    assert "self.timeout_keep_alive_task = self.loop.call_later(" in "\n".join(
+        _body(HttpToolsProtocol.on_response_complete)
+    )
+    assert "self.transport.close()" in _body(HttpToolsProtocol.timeout_keep_alive_handler)

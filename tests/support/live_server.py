@@ -30,13 +30,19 @@ class LiveServer:
 
 
 @asynccontextmanager
-async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
-    """The app made from ``settings``, served until the block ends (its lifespan closes it).
+async def live_server(
+    settings: Settings, *, http: type[asyncio.Protocol] | None = None
+) -> AsyncIterator[LiveServer]:
+    """The app made from ``settings``, served until the block ends (its lifespan closes it);
+    ``http`` replaces the HTTP protocol ``masthead serve`` uses.
 
     Logging is left as the test has it (no uvicorn log config), so that ``caplog`` sees
     uvicorn's records too."""
     app = create_app(settings)
-    config = uvicorn.Config(app, log_config=None, **server_options(settings))
+    options = server_options(settings)
+    if http is not None:
+        options["http"] = http
+    config = uvicorn.Config(app, log_config=None, **options)
     server = uvicorn.Server(config)
     with socket.socket() as listening:
         listening.bind(("127.0.0.1", 0))
