@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
@@ -75,6 +76,14 @@ class GraphQLView(GraphQL[Context, None]):
         if not batch or not all(isinstance(item, dict) for item in batch):
             raise json.JSONDecodeError("a GraphQL request is a JSON object", "", 0)
         return value
+
+    def encode_json(self, data: object) -> str | bytes:
+        """orjson: several times faster than ``json`` on an answer, the same bytes. Text it
+        cannot encode (a lone surrogate echoed back in an error message) goes the slow way."""
+        try:
+            return orjson.dumps(data)
+        except TypeError:
+            return json.dumps(data, separators=(",", ":"))
 
     async def process_result(
         self, request: Request, result: ExecutionResult

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import strawberry
 from graphql import ASTValidationRule, GraphQLError, NoSchemaIntrospectionCustomRule
@@ -11,6 +12,7 @@ from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
     MaxTokensLimiter,
+    ParserCache,
     SchemaExtension,
     ValidationCache,
 )
@@ -27,8 +29,8 @@ from schema.types import Article, Author, Category, Tag
 
 __all__ = ["build_schema", "schema"]
 
-# Distinct documents whose validation is kept: a site's frontends send a few dozen;
-# unbounded, anyone could grow the process with unique texts.
+# Distinct documents whose parse and validation are kept: a site's frontends send a few
+# dozen; unbounded, anyone could grow the process with unique texts.
 _CACHED_DOCUMENTS = 256
 _DEFAULT_LIMITS = Limits()
 
@@ -92,6 +94,20 @@ class _MaskUnexpected(MaskErrors):
         return processed
 
 
+class _ParserCache(ParserCache):
+    """Strawberry's parse cache, less its handling of a document that does not parse: raised
+    from the extension, the syntax error would escape Strawberry's parse-error handling (no
+    code, no 400). Left unparsed, Strawberry parses it again itself and reports it."""
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        with contextlib.suppress(GraphQLError):
+            context.graphql_document = self.cached_parse_document(
+                context.query, **context.parse_options
+            )
+        yield
+
+
 class _Schema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -126,6 +142,8 @@ def build_schema(
         *extensions,
         lambda: _MaskUnexpected(suggest=introspection),
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
+        # Keyed by the text and the token cap, so a cached document was measured by it.
+        lambda: _ParserCache(maxsize=_CACHED_DOCUMENTS),
         lambda: QueryLimits(limits=limits),
         lambda: AddValidationRules(rules),
         lambda: ValidationCache(maxsize=_CACHED_DOCUMENTS),
