@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import (
 
 from db.dialects import Timeouts, database_for_url
 
-__all__ = ["create_engine", "create_sessionmaker"]
+__all__ = ["create_engine", "create_read_sessionmaker", "create_sessionmaker"]
 
 
 def create_engine(
@@ -28,3 +28,18 @@ def create_engine(
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for reads that write nothing, on the same pool: each statement on its own.
+
+    A transaction would cost two round trips per session (``BEGIN``, and the ``ROLLBACK``
+    when the connection goes back to the pool) around what is usually one statement, and a
+    request runs a session per loader batch. Each statement still sees one consistent
+    state (PostgreSQL's READ COMMITTED, which reads had anyway, or one SQLite statement).
+    """
+    return async_sessionmaker(
+        engine.execution_options(isolation_level="AUTOCOMMIT"),
+        expire_on_commit=False,
+        autoflush=False,
+    )

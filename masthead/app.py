@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from db.dialects import Timeouts
-from db.engine import create_engine, create_sessionmaker
+from db.engine import create_engine, create_read_sessionmaker, create_sessionmaker
 from masthead.graphql_view import graphql_endpoint
 from masthead.settings import Settings
 
@@ -42,7 +42,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         timeouts=timeouts,
     )
     sessionmaker = create_sessionmaker(engine)
-    view, view_middleware = graphql_endpoint(settings, sessionmaker)
+    view, view_middleware = graphql_endpoint(
+        settings, sessionmaker, create_read_sessionmaker(engine)
+    )
 
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})

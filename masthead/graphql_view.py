@@ -39,6 +39,7 @@ class GraphQLView(GraphQL[Context, None]):
         settings: Settings,
         sessionmaker: async_sessionmaker[AsyncSession],
         rate_limits: RateLimits | None,
+        read_sessionmaker: async_sessionmaker[AsyncSession] | None = None,
     ) -> None:
         super().__init__(
             build_schema(
@@ -56,6 +57,7 @@ class GraphQLView(GraphQL[Context, None]):
             graphql_ide="graphiql" if settings.graphiql else None,
         )
         self._sessionmaker = sessionmaker
+        self._read_sessionmaker = read_sessionmaker
         self._rate_limits = rate_limits
 
     async def close(self) -> None:
@@ -103,6 +105,7 @@ class GraphQLView(GraphQL[Context, None]):
             request=request,
             response=response,
             sessionmaker=self._sessionmaker,
+            read_sessionmaker=self._read_sessionmaker,
             viewer=viewer_of(request),
             budget=(
                 ClientBudget.of(self._rate_limits, request)
@@ -113,9 +116,12 @@ class GraphQLView(GraphQL[Context, None]):
 
 
 def graphql_endpoint(
-    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    read_sessionmaker: async_sessionmaker[AsyncSession] | None = None,
 ) -> tuple[GraphQLView, list[Middleware]]:
-    """The view, and the middleware that goes around it (outermost first)."""
+    """The view, and the middleware that goes around it (outermost first); reads go
+    through ``read_sessionmaker`` when given (``db.engine.create_read_sessionmaker``)."""
     rate_limits = (
         RateLimits(
             settings.rate_limit, redis_url=settings.redis_url, namespace=settings.redis_namespace
@@ -135,4 +141,4 @@ def graphql_endpoint(
             on_error=refuse_token,
         ),
     ]
-    return GraphQLView(settings, sessionmaker, rate_limits), middleware
+    return GraphQLView(settings, sessionmaker, rate_limits, read_sessionmaker), middleware

@@ -85,8 +85,11 @@ class Context:
         sessionmaker: async_sessionmaker[AsyncSession],
         viewer: Viewer,
         budget: Budget | None = None,
+        read_sessionmaker: async_sessionmaker[AsyncSession] | None = None,
     ) -> Context:
+        """``read_sessionmaker`` makes the sessions of reads (``db.engine``), by default
+        ``sessionmaker``, which writes use."""
         now = utcnow()
-        reads = ReadSessions(sessionmaker)
+        reads = ReadSessions(read_sessionmaker or sessionmaker)
         loaders = Loaders(Batches(reads, viewer=viewer, now=now))
         return cls(request, response, sessionmaker, viewer, now, loaders, reads, budget)
