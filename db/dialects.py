@@ -133,8 +133,11 @@ class _PostgreSQL(Database):
         # large corpus (for branches that never run): compiling costs more than running.
         server_settings = {"jit": "off"}
         options: dict[str, Any] = {
+            # Every connection opened is kept: an overflow connection is closed as soon as
+            # it goes back, so a busy worker kept opening (TLS probe, handshake) and closing
+            # them, with statements prepared again on each (a twentieth of its CPU).
             "pool_size": pool_size,
-            "max_overflow": pool_size,
+            "max_overflow": 0,
             # No ping per checkout (a round trip each time): a connection the server closed
             # fails its first statement, the pool is renewed and the read is run again.
             "pool_pre_ping": False,
