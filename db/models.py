@@ -171,14 +171,25 @@ class RelatedPin(Base):
 
 
 class ArticleSlug(Base):
-    """A slug a published article used to have: it keeps resolving to the article."""
+    """A slug a published article used to have: it keeps resolving to the article.
+
+    ``position`` orders an article's former slugs, oldest first: each slug it leaves goes
+    after those it holds (``resolvers.articles.former_slugs``); numbers may skip, only their
+    order means something. An order rather than the time a slug was left, because an import
+    restores a list of slugs oldest first whose times the corpus format does not carry:
+    invented times would tie or drift, an order stays exact whatever reads it back.
+    """
 
     __tablename__ = "article_slugs"
+    # Unique, so two slugs never share a place and the order is total; it also serves the
+    # lookups by article (the foreign key, the export).
+    __table_args__ = (
+        Index("ix_article_slugs_article_id_position", "article_id", "position", unique=True),
+    )
 
     slug: Mapped[str] = mapped_column(String(300), primary_key=True)
-    article_id: Mapped[int] = mapped_column(
-        ForeignKey("articles.id", ondelete="CASCADE"), index=True
-    )
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
 
 
 class ApiToken(Base):

@@ -4,11 +4,8 @@ Records come in dependency order (authors, categories parents first, tags, artic
 keys in the order of the corpus format. Nothing is lost: every article also carries its
 ``previous_slugs`` (the old slugs that still resolve to it), ``created_at`` and ``version``,
 so an export imported into an empty database and exported again gives the same bytes. Rows
-are read in id-keyset batches: memory stays flat however many there are.
-
-The database does not record when an article left a slug, so ``previous_slugs`` come in slug
-order, sorted here rather than by the database: a PostgreSQL collation other than C would not
-sort them as SQLite does, and both must write the same bytes.
+are read in id-keyset batches: memory stays flat however many there are. ``previous_slugs``
+come oldest first, in the order ``ArticleSlug.position`` records.
 """
 
 from __future__ import annotations
@@ -74,7 +71,7 @@ def _parents_first(categories: Sequence[_Category]) -> list[_Category]:
 async def _article_links(
     connection: AsyncConnection,
     linked: InstrumentedAttribute[_Linked],
-    order: InstrumentedAttribute[int] | None,
+    order: InstrumentedAttribute[int],
     first: int,
     last: int,
 ) -> dict[int, list[_Linked]]:
@@ -83,7 +80,7 @@ async def _article_links(
     rows = await connection.execute(
         select(article_id, linked)
         .where(article_id.between(first, last))
-        .order_by(article_id, *(() if order is None else (order,)))
+        .order_by(article_id, order)
     )
     links: dict[int, list[_Linked]] = defaultdict(list)
     for owner, target in rows:
@@ -154,7 +151,9 @@ async def _export_articles(connection: AsyncConnection, write: _Write) -> None:
         pins = await _article_links(
             connection, RelatedPin.related_id, RelatedPin.position, first, last
         )
-        former = await _article_links(connection, ArticleSlug.slug, None, first, last)
+        former = await _article_links(
+            connection, ArticleSlug.slug, ArticleSlug.position, first, last
+        )
         for row in rows:
             write(
                 ARTICLE.record(
@@ -170,7 +169,7 @@ async def _export_articles(connection: AsyncConnection, write: _Write) -> None:
                     category=CATEGORY.key(row.category_id),
                     tags=_keys(TAG, tags.get(row.id)),
                     related=_keys(ARTICLE, pins.get(row.id)),
-                    previous_slugs=sorted(former.get(row.id, [])),
+                    previous_slugs=former.get(row.id, []),
                     created_at=format_time(row.created_at),
                     version=row.version,
                 )

@@ -3,11 +3,11 @@
 A key's number is the row's id, so an import is idempotent by key: importing the same file
 twice changes nothing, and a changed record updates its row (an article's ``version`` goes
 up only when something really changed). What an export adds to an article is restored:
-its ``previous_slugs`` keep resolving to it (an import adds former slugs, never drops one,
-so no link in the wild breaks), its ``created_at`` replaces the stored one, and its
-``version`` is the least the article ends with: it never goes back, or an editor holding an
-older version could overwrite newer text. Imported into an empty database, an export thus
-recreates every article exactly.
+its ``previous_slugs`` keep resolving to it (an import adds former slugs, oldest first
+after those the article holds, and never drops one, so no link in the wild breaks), its
+``created_at`` replaces the stored one, and its ``version`` is the least the article ends
+with: it never goes back, or an editor holding an older version could overwrite newer text.
+Imported into an empty database, an export thus recreates every article exactly.
 
 Memory stays flat whatever the file's size: lines are read one at a time
 (``masthead.corpus.records``) and rows written a batch at a time. A bad line raises
@@ -42,7 +42,7 @@ from db.models import (
 from db.name_keys import name_key
 from masthead.corpus.format import ARTICLE, AUTHOR, CATEGORY, TAG, RecordKind
 from masthead.corpus.records import TABLE_OF, CorpusError, RecordReader, Row, decode
-from resolvers.articles.former_slugs import Rename, keep_former_slugs
+from resolvers.articles.former_slugs import Rename, add_former_slugs, keep_former_slugs
 
 __all__ = ["MAX_BATCH_SIZE", "CorpusError", "ImportResult", "import_corpus"]
 
@@ -286,7 +286,13 @@ class _Importer:
             ],
         )
         existing = set(before)
-        gained = await self._add_former_slugs(rows) & existing
+        # After the renames: the slug an article leaves here then comes before the slugs
+        # the line lists that it lacks, as in an export made after further renames.
+        # ``_check_slugs`` refused any slug another article holds.
+        gained = (
+            await add_former_slugs(self.connection, {row.id: row.previous_slugs for row in rows})
+            & existing
+        )
 
         waiting = {row.id for row in rows if not missing.isdisjoint(row.related)}
         tags = {row.id: row.tags for row in rows}
@@ -325,19 +331,6 @@ class _Importer:
             if row.id in waiting
         )
         return len(changed | set(floors))
-
-    async def _add_former_slugs(self, rows: Sequence[Row]) -> set[int]:
-        """Keep the previous slugs the file gives resolving; the articles that gained one."""
-        kept = [{"slug": slug, "article_id": row.id} for row in rows for slug in row.previous_slugs]
-        if not kept:
-            return set()
-        # A slug already there is this article's (``_check_slugs`` refused any other holder).
-        statement = (
-            self.database.insert(_ARTICLE_SLUGS)
-            .on_conflict_do_nothing(index_elements=[_ARTICLE_SLUGS.c.slug])
-            .returning(_ARTICLE_SLUGS.c.article_id)
-        )
-        return {article_id for (article_id,) in await self.connection.execute(statement, kept)}
 
     async def _missing_articles(self) -> set[int]:
         """Articles named as related that are neither earlier in the file nor in the database."""

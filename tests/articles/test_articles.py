@@ -710,11 +710,11 @@ async def test_a_former_slug_finds_the_article_under_its_new_slug(
     async with sessionmaker.begin() as session:
         session.add_all(
             [
-                ArticleSlug(slug="old-slug", article_id=moved.id),
-                ArticleSlug(slug="older-slug", article_id=moved.id),
+                ArticleSlug(slug="older-slug", article_id=moved.id, position=1),
+                ArticleSlug(slug="old-slug", article_id=moved.id, position=2),
                 # A former slug that another article now holds: the current holder wins.
-                ArticleSlug(slug=other.slug, article_id=moved.id),
-                ArticleSlug(slug="old-draft", article_id=draft.id),
+                ArticleSlug(slug=other.slug, article_id=moved.id, position=3),
+                ArticleSlug(slug="old-draft", article_id=draft.id, position=1),
             ]
         )
     for slug in ("old-slug", "older-slug"):

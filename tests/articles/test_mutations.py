@@ -415,6 +415,40 @@ async def test_a_published_article_keeps_answering_at_its_old_slug(world: World)
     assert former == {"new-name"}
 
 
+async def test_a_slug_left_again_is_the_newest_and_a_former_one_moves_to_its_owner(
+    world: World,
+) -> None:
+    article = await world.create(title="Old name")
+    await world.payload(PUBLISH_ARTICLE, {"id": article["id"]})
+    for slug in ("new-name", "newer-name", "old-name", "newest-name"):
+        await world.payload(UPDATE_ARTICLE, {"id": article["id"], "input": {"slug": slug}})
+    article_id = _pk(article["id"])
+    assert await _former_slugs_of(world, article_id) == ["new-name", "newer-name", "old-name"]
+    # A former slug of another article that this one holds as current (written before
+    # slugs were checked against former ones) becomes this one's newest when it leaves it.
+    other = await make_article(
+        world.sessionmaker, author=world.author, category=world.category, slug="other"
+    )
+    async with world.sessionmaker.begin() as session:
+        session.add(ArticleSlug(slug="newest-name", article_id=other.id, position=1))
+        session.add(ArticleSlug(slug="other-old", article_id=other.id, position=2))
+    await world.payload(UPDATE_ARTICLE, {"id": article["id"], "input": {"slug": "final"}})
+    assert await _former_slugs_of(world, article_id) == [
+        "new-name", "newer-name", "old-name", "newest-name"
+    ]  # fmt: skip
+    assert await _former_slugs_of(world, other.id) == ["other-old"]
+
+
+async def _former_slugs_of(world: World, article_id: int) -> list[str]:
+    async with world.sessionmaker() as session:
+        slugs = await session.scalars(
+            select(ArticleSlug.slug)
+            .where(ArticleSlug.article_id == article_id)
+            .order_by(ArticleSlug.position)
+        )
+        return list(slugs)
+
+
 async def test_a_draft_slug_change_leaves_no_former_slug(world: World) -> None:
     article = await world.create(title="Draft")
     await world.payload(UPDATE_ARTICLE, {"id": article["id"], "input": {"slug": "renamed"}})

@@ -124,6 +124,12 @@ async def _former_slugs(sessionmaker: Sessions) -> dict[str, int]:
         return {slug: article_id for slug, article_id in rows}
 
 
+async def _previous_slugs(sessionmaker: Sessions, key: str = "p1") -> list[str]:
+    """The ``previous_slugs`` the export writes for the article ``key``."""
+    previous: list[str] = _by_key(await _export(sessionmaker))[key]["previous_slugs"]
+    return previous
+
+
 async def _mutate(
     client: httpx.AsyncClient, query: str, variables: dict[str, Any], headers: dict[str, str]
 ) -> dict[str, Any]:
@@ -286,20 +292,74 @@ async def test_previous_slugs_are_added_and_never_dropped(
     assert (await _article_row(sessionmaker, 1)).version == 2
     found = await data(client, ARTICLE_BY_SLUG, {"slug": "an-older-address"})
     assert found["article"]["slug"] == "story"
-    # Written in slug order: the database does not know which one is older.
-    assert _by_key(await _export(sessionmaker))["p1"]["previous_slugs"] == [
-        "an-older-address",
-        "story-draft-title",
-    ]
+    # Written oldest first, as the file gave them (not in slug order).
+    assert await _previous_slugs(sessionmaker) == ["story-draft-title", "an-older-address"]
     # A file that names fewer of them breaks no link: what resolved still does.
     fewer = _article(1, "story", previous_slugs=["an-older-address"])
     assert (await import_corpus(sessionmaker, _lines([*SITE, fewer]))).changed == 0
     assert (await import_corpus(sessionmaker, _lines([*SITE, _article(1, "story")]))).changed == 0
     assert len(await _former_slugs(sessionmaker)) == 2
-    # Taking a former slug back makes it current, and the slug it leaves resolves instead.
+    # Taking a former slug back makes it current, and the slug it leaves resolves instead,
+    # as the newest.
     back = _article(1, "an-older-address", previous_slugs=["story"])
     assert (await import_corpus(sessionmaker, _lines([*SITE, back]))).changed == 1
     assert await _former_slugs(sessionmaker) == {"story-draft-title": 1, "story": 1}
+    assert await _previous_slugs(sessionmaker) == ["story-draft-title", "story"]
+    # Slugs the article holds keep their place, wherever the file puts them; the others
+    # follow them in the file's order.
+    more = _article(
+        1, "an-older-address", previous_slugs=["story", "zz-top", "story-draft-title", "aa-new"]
+    )
+    assert (await import_corpus(sessionmaker, _lines([*SITE, more]))).changed == 1
+    assert await _previous_slugs(sessionmaker) == [
+        "story-draft-title", "story", "zz-top", "aa-new"
+    ]  # fmt: skip
+
+
+async def test_a_later_export_extends_an_older_copy_in_order(sessionmaker: Sessions) -> None:
+    # The copy has the article at "hazel", having left "walnut" then "pecan"; the site it
+    # came from went on to "almond", then "cashew".
+    older = _article(1, "hazel", previous_slugs=["walnut", "pecan"])
+    await import_corpus(sessionmaker, _lines([*SITE, older]))
+    later = _article(1, "cashew", previous_slugs=["walnut", "pecan", "hazel", "almond"])
+    assert (await import_corpus(sessionmaker, _lines([*SITE, later]))).changed == 1
+    assert await _previous_slugs(sessionmaker) == ["walnut", "pecan", "hazel", "almond"]
+    assert (await import_corpus(sessionmaker, _lines([*SITE, later]))).changed == 0
+
+
+async def test_renames_list_former_slugs_oldest_first_through_a_round_trip(
+    sessionmaker: Sessions, client: httpx.AsyncClient
+) -> None:
+    # Slugs whose alphabetical order is not the order they were left in.
+    other = _article(2, "other", previous_slugs=["other-older", "other-old"])
+    await import_corpus(sessionmaker, _lines([*SITE, _article(1, "zebra"), other]))
+    story = encode_global_id("Article", 1)
+    editor = await bearer(sessionmaker, Role.EDITOR)
+
+    async def renamed(slug: str) -> list[str]:
+        await _mutate(client, UPDATE_ARTICLE, {"id": story, "input": {"slug": slug}}, editor)
+        return await _previous_slugs(sessionmaker)
+
+    assert await renamed("mango") == ["zebra"]
+    assert await renamed("apple") == ["zebra", "mango"]
+    assert await renamed("kiwi") == ["zebra", "mango", "apple"]
+    # Taken back, a slug leaves the list; left again, it is the newest.
+    assert await renamed("mango") == ["zebra", "apple", "kiwi"]
+    assert await renamed("fig") == ["zebra", "apple", "kiwi", "mango"]
+    assert await renamed("zebra") == ["apple", "kiwi", "mango", "fig"]
+    assert await renamed("lime") == ["apple", "kiwi", "mango", "fig", "zebra"]
+
+    exported = await _export(sessionmaker)
+    assert _by_key(exported)["p2"]["previous_slugs"] == ["other-older", "other-old"]
+    assert (await import_corpus(sessionmaker, exported.splitlines())).changed == 0
+    assert await _export(sessionmaker) == exported
+    await _empty(sessionmaker)
+    await import_corpus(sessionmaker, exported.splitlines())
+    assert await _export(sessionmaker) == exported
+    # The restored order goes on where it was: the next slug left is the newest (a new
+    # token, as the emptied database took the old one with it).
+    editor = await bearer(sessionmaker, Role.EDITOR)
+    assert await renamed("pear") == ["apple", "kiwi", "mango", "fig", "zebra", "lime"]
 
 
 async def test_a_slug_the_database_holds_for_another_article_is_refused(
