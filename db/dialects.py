@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from sqlalchemy import Table, event, func, select, text
+from sqlalchemy import String, Table, event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
@@ -25,6 +25,7 @@ __all__ = [
     "Database",
     "DatabaseKind",
     "Timeouts",
+    "code_point_string",
     "database_for_url",
     "database_of",
 ]
@@ -211,3 +212,10 @@ def database_of(
 def database_for_url(url: str) -> Database:
     """The database a URL names (``sqlite+aiosqlite://...``, ``postgresql+asyncpg://...``)."""
     return _named(url.partition(":")[0].partition("+")[0])
+
+
+def code_point_string(length: int) -> String:
+    """A string column that compares by code point on both databases, whatever
+    PostgreSQL's own collation: SQLite's ``BINARY`` already does; PostgreSQL needs ``C``
+    (migration 0007). Its index then serves prefix ranges (``resolvers.slugs``)."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")

@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 from sqlalchemy.sql.elements import ColumnElement
 
+from db.dialects import code_point_string
 from db.name_keys import name_key
 
 __all__ = [
@@ -84,7 +85,7 @@ class Author(_Named, Base):
     __table_args__ = (Index("ix_authors_name_key", "name_key", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    slug: Mapped[str] = mapped_column(String(200), unique=True)
+    slug: Mapped[str] = mapped_column(code_point_string(200), unique=True)
     bio: Mapped[str | None] = mapped_column(Text)
     avatar_url: Mapped[str | None] = mapped_column(String(1000))
 
@@ -94,7 +95,7 @@ class Category(_Named, Base):
     __table_args__ = (Index("ix_categories_name_key", "name_key", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    slug: Mapped[str] = mapped_column(String(200), unique=True)
+    slug: Mapped[str] = mapped_column(code_point_string(200), unique=True)
     description: Mapped[str | None] = mapped_column(Text)
     parent_id: Mapped[int | None] = mapped_column(
         ForeignKey("categories.id", ondelete="RESTRICT"), index=True
@@ -106,7 +107,7 @@ class Tag(_Named, Base):
     __table_args__ = (Index("ix_tags_name_key", "name_key", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    slug: Mapped[str] = mapped_column(String(200), unique=True)
+    slug: Mapped[str] = mapped_column(code_point_string(200), unique=True)
 
 
 class Article(Base):
@@ -126,7 +127,7 @@ class Article(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    slug: Mapped[str] = mapped_column(String(300), unique=True)
+    slug: Mapped[str] = mapped_column(code_point_string(300), unique=True)
     title: Mapped[str] = mapped_column(String(500))
     excerpt: Mapped[str] = mapped_column(Text, default="")
     body: Mapped[str] = mapped_column(Text, default="")
@@ -187,7 +188,7 @@ class ArticleSlug(Base):
         Index("ix_article_slugs_article_id_position", "article_id", "position", unique=True),
     )
 
-    slug: Mapped[str] = mapped_column(String(300), primary_key=True)
+    slug: Mapped[str] = mapped_column(code_point_string(300), primary_key=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(Integer)
 

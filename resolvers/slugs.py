@@ -6,7 +6,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
-from sqlalchemy import Select, or_, select, union_all
+from sqlalchemy import Select, and_, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.dialects import database_of
@@ -120,8 +120,10 @@ def _matching(sources: Sequence[Select[str]], slug: str, *, prefix: bool) -> Sel
         column = source.selected_columns[0]
         condition = column == slug
         if prefix:
-            # A URL-safe slug holds none of LIKE's wildcards.
-            condition = or_(condition, column.like(f"{slug}-%"))
+            # Every slug starting "base-" sorts between "base-" and "base." ("." follows
+            # "-"): one range of the slug's index, in code point order on both databases
+            # (db.dialects.code_point_string), where a LIKE would read the whole table.
+            condition = or_(condition, and_(column > f"{slug}-", column < f"{slug}."))
         selects.append(source.where(condition))
     if len(selects) == 1:
         return selects[0]
