@@ -8,15 +8,27 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from sqlalchemy import String, Table, event, func, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    String,
+    Table,
+    any_,
+    bindparam,
+    event,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.pool import ConnectionPoolEntry
 
 __all__ = [
@@ -72,6 +84,12 @@ class Database(ABC):
     @abstractmethod
     async def lock(self, session: AsyncSession, key: str) -> None:
         """Make transactions taking the same ``key`` wait for each other until commit."""
+
+    def any_of(
+        self, column: ColumnElement[int] | InstrumentedAttribute[int], ids: Sequence[int]
+    ) -> ColumnElement[bool]:
+        """``column IN (ids)``: one bound value per id, so a statement per list length."""
+        return column.in_(ids)
 
     @abstractmethod
     def insert(self, table: Table) -> sqlite.Insert | postgresql.Insert:
@@ -164,6 +182,14 @@ class _PostgreSQL(Database):
     async def lock(self, session: AsyncSession, key: str) -> None:
         lock_id = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
         await session.execute(select(func.pg_advisory_xact_lock(lock_id)))
+
+    def any_of(
+        self, column: ColumnElement[int] | InstrumentedAttribute[int], ids: Sequence[int]
+    ) -> ColumnElement[bool]:
+        """``column = ANY($1)``, the ids bound as one array: the statement's text is the
+        same for every list, so it is prepared once per connection, not once per length,
+        and SQLAlchemy has no expanding parameter to render on each call."""
+        return column == any_(bindparam(None, list(ids), type_=postgresql.ARRAY(Integer)))
 
     def insert(self, table: Table) -> postgresql.Insert:
         return postgresql.insert(table)

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.dialects import database_of
 from db.models import Article, ArticleTag, Author, Base, Category, Tag
 from resolvers.access.viewer import Viewer
 from resolvers.articles.reads import (
@@ -61,7 +62,8 @@ class Batches:
 
     async def _by_id(self, model: type[Model], ids: Sequence[int]) -> list[Model | None]:
         async def read(session: AsyncSession) -> dict[int, Model]:
-            rows = await session.scalars(select(model).where(model.id.in_(ids)))  # type: ignore[attr-defined]  # every model has an integer id
+            matching = database_of(session).any_of(model.id, ids)  # type: ignore[attr-defined]  # every model has an integer id
+            rows = await session.scalars(select(model).where(matching))
             return {row.id: row for row in rows}  # type: ignore[attr-defined]
 
         found = await self._reads.run(read)
@@ -78,7 +80,7 @@ class Batches:
             rows = await session.execute(
                 select(ArticleTag.article_id, Tag)
                 .join(Tag, Tag.id == ArticleTag.tag_id)
-                .where(ArticleTag.article_id.in_(article_ids))
+                .where(database_of(session).any_of(ArticleTag.article_id, article_ids))
                 .order_by(*name_order(Tag))
             )
             grouped: dict[int, list[Tag]] = defaultdict(list)
