@@ -8,6 +8,7 @@ import contextlib
 import io
 import os
 import sys
+import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO, TypeVar
@@ -94,6 +95,13 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
         progress = stack.enter_context(
             tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr)
         )
+        started = time.monotonic()
+
+        def written(articles: int) -> None:
+            # The bar runs over the file's bytes (so it can tell the time left); beside it,
+            # the articles written and how fast.
+            rate = articles / max(time.monotonic() - started, 1e-6)
+            progress.set_postfix_str(f"{articles:,} articles, {rate:,.0f} articles/s")
 
         def lines() -> Iterator[str]:
             # Bytes, not characters, so the bar's total is the file's size.
@@ -109,7 +117,7 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
                 _with_database(
                     settings,
                     lambda sessionmaker: import_corpus(
-                        sessionmaker, lines(), batch_size=args.batch_size
+                        sessionmaker, lines(), batch_size=args.batch_size, on_progress=written
                     ),
                 )
             )

@@ -166,6 +166,7 @@ class _Importer:
         self.deferred: list[_DeferredPins] = []
         self.changed = 0
         self.written = 0
+        self.articles_written = 0
 
     async def add(self, line: int, source: str) -> None:
         kind, record = decode(line, source)
@@ -189,8 +190,10 @@ class _Importer:
             changed = len(await self._upsert(TABLE_OF[kind], keyed))
         self.changed += changed
         self.written += len(rows)
-        if self.on_progress is not None:
-            self.on_progress(self.written)
+        if kind is ARTICLE:
+            self.articles_written += len(rows)
+            if self.on_progress is not None:
+                self.on_progress(self.articles_written)
 
     async def _check_slugs(self, kind: RecordKind, rows: Sequence[Row]) -> None:
         """Refuse a slug another row holds, naming the first line that claims one.
@@ -479,7 +482,8 @@ async def import_corpus(
     batch_size: int = 1000,
     on_progress: Callable[[int], None] | None = None,
 ) -> ImportResult:
-    """Import corpus ``lines`` in one transaction; ``on_progress`` gets the records written.
+    """Import corpus ``lines`` in one transaction; ``on_progress`` gets the number of
+    articles written so far, after each batch of them.
 
     Blank lines are skipped. Raises :class:`CorpusError` (the database unchanged) on the first
     line that is not a valid record or names an unknown key or a slug another row holds.

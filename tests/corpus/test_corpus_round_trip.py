@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -199,6 +200,9 @@ async def test_export_import_export_is_byte_identical_and_old_slugs_resolve(
     path.write_text(exported, encoding="utf-8")
     imported = masthead("import", str(path), database_url=database_url)
     assert imported.returncode == 0, imported.stderr
+    # The progress bar counts the articles written, and how fast.
+    articles = exported.count('"type":"article"')
+    assert re.search(rf"\b{articles} articles, [\d,]+ articles/s", imported.stderr), imported.stderr
     again = masthead("export", "-", database_url=database_url)
     assert again.returncode == 0, again.stderr
     assert again.stdout.encode("utf-8") == exported.encode("utf-8")
