@@ -44,7 +44,9 @@ class SearchText:
         if not query.strip():
             raise BadUserInput("`query` must not be empty.")
         seen: dict[str, str] = {}
-        for word in _WORD.findall(query):
+        # Composed first: an accent typed as a mark of its own (as macOS keyboards send it)
+        # is not a word character, and would split "naïve" into "nai" and "ve".
+        for word in _WORD.findall(unicodedata.normalize("NFKC", query)):
             folded = _folded(word)
             if folded not in STOP_WORDS:
                 seen.setdefault(folded, word)
