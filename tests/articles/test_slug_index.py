@@ -3,25 +3,20 @@ the database's collation: the prefix search is one range in code point order."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from db.migration import upgrade
-from masthead.app import close, create_app
-from masthead.settings import Settings
 from resolvers.access.viewer import Role
 from resolvers.global_ids import encode_global_id
 from tests.support.auth import bearer
-from tests.support.databases import scratch_database
 from tests.support.factories import make_article, make_author, make_category
 from tests.support.graphql import graphql
+from tests.support.plans import app_on_icu_database, plan, sent
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -56,48 +51,31 @@ async def _create_budget(client: httpx.AsyncClient, sessionmaker: Sessions) -> s
 async def _plan_of_prefix_lookup(
     engine: AsyncEngine, dialect: str, client: httpx.AsyncClient, sessionmaker: Sessions
 ) -> str:
-    sent: list[tuple[str, Any]] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if "articles.slug >" in statement:
-            sent.append((statement, parameters))
-
-    listener = (engine.sync_engine, "before_cursor_execute", record)
-    event.listen(*listener)
-    try:
+    with sent(engine, "articles.slug >") as statements:
         assert await _create_budget(client, sessionmaker) == "budget-3"
-    finally:
-        event.remove(*listener)
-    [(statement, parameters)] = sent
-    async with engine.connect() as connection:
-        if dialect == "postgresql":
-            # The table is tiny: without this the planner would rightly read it whole.
-            await connection.exec_driver_sql("SET enable_seqscan = off")
-            plan = await connection.exec_driver_sql(f"EXPLAIN {statement}", parameters)
-        else:
-            plan = await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
-        return "\n".join(str(row[-1]) for row in plan)
+    [(statement, parameters)] = statements
+    return await plan(engine, dialect, statement, parameters)
 
 
-def _assert_ranges_read_from_indexes(plan: str) -> None:
+def _assert_ranges_read_from_indexes(steps: str) -> None:
     """Both the current slugs and the former ones: the range is an index condition."""
-    lines = plan.splitlines()
+    lines = steps.splitlines()
     ranges = [i for i, line in enumerate(lines) if "Index Cond" in line and "'budget-'" in line]
-    assert len(ranges) == 2, plan
+    assert len(ranges) == 2, steps
     scans = [lines[i - 1] for i in ranges]
-    assert any("uq_articles_slug" in scan for scan in scans), plan
-    assert any("pk_article_slugs" in scan for scan in scans), plan
+    assert any("uq_articles_slug" in scan for scan in scans), steps
+    assert any("pk_article_slugs" in scan for scan in scans), steps
 
 
 async def test_a_numbered_slug_is_found_through_the_slug_index(
     client: httpx.AsyncClient, sessionmaker: Sessions, engine: AsyncEngine, dialect: str
 ) -> None:
-    plan = await _plan_of_prefix_lookup(engine, dialect, client, sessionmaker)
+    steps = await _plan_of_prefix_lookup(engine, dialect, client, sessionmaker)
     if dialect == "postgresql":
-        _assert_ranges_read_from_indexes(plan)
+        _assert_ranges_read_from_indexes(steps)
     else:
-        assert "USING INDEX" in plan or "USING COVERING INDEX" in plan, plan
-        assert "SCAN articles" not in plan.replace("USING", ""), plan
+        assert "USING INDEX" in steps or "USING COVERING INDEX" in steps, steps
+        assert "SCAN articles" not in steps.replace("USING", ""), steps
 
 
 @pytest.fixture
@@ -105,23 +83,13 @@ async def linguistic(dialect: str, tmp_path: Path) -> AsyncIterator[tuple[Any, .
     """The app on a PostgreSQL database whose default collation is ICU's English with
     punctuation ignored (as glibc's en_US does), under which "budget-2" sorts after
     "budget." and among "budget2": the range would miss it."""
-    if dialect != "postgresql":
-        pytest.skip("SQLite has no database-wide collation")
-    icu = "TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US-u-ka-shifted' LOCALE 'C.UTF-8'"
-    async with scratch_database(dialect, tmp_path, options=icu) as url:
-        await asyncio.to_thread(upgrade, url)  # Alembic runs an event loop of its own
-        app = create_app(Settings(database_url=url, _env_file=None))  # type: ignore[call-arg]  # pydantic-settings init kwarg
-        try:
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-                yield http, app.state.sessionmaker, app.state.engine
-        finally:
-            await close(app)
+    async with app_on_icu_database(dialect, tmp_path, "en-US-u-ka-shifted") as (http, app):
+        yield http, app.state.sessionmaker, app.state.engine
 
 
 async def test_the_collation_changes_neither_the_answer_nor_the_index(
     linguistic: tuple[Any, ...], dialect: str
 ) -> None:
     client, sessionmaker, engine = linguistic
-    plan = await _plan_of_prefix_lookup(engine, dialect, client, sessionmaker)
-    _assert_ranges_read_from_indexes(plan)
+    steps = await _plan_of_prefix_lookup(engine, dialect, client, sessionmaker)
+    _assert_ranges_read_from_indexes(steps)

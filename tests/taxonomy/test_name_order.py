@@ -3,7 +3,6 @@ ignored, the same order on SQLite and PostgreSQL, and keyset cursors that walk e
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,25 +10,22 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import delete, event, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from db.migration import upgrade
 from db.models import Author, Category, Tag
 from db.name_keys import name_key
-from masthead.app import close, create_app
 from masthead.corpus.demo import load_demo
 from masthead.corpus.format import AUTHOR, CATEGORY, TAG
 from masthead.corpus.importer import import_corpus
-from masthead.settings import Settings
 from resolvers.access.viewer import Role
 from resolvers.global_ids import encode_global_id
 from resolvers.pagination import Page, PageRequest, encode_cursor
 from resolvers.taxonomy.lookups import Named, name_page
 from tests.support.auth import bearer
-from tests.support.databases import scratch_database
 from tests.support.factories import make_article, make_author, make_category, make_tag
 from tests.support.graphql import data, error_codes, graphql
+from tests.support.plans import app_on_icu_database, plan, sent
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -336,27 +332,10 @@ async def test_the_name_order_is_read_from_its_index(
 ) -> None:
     """The keyset page is a range of ``ix_tags_name_key``: no scan of the table, no sort."""
     cursor = (await _page(client, TAGS, "tags", first=3))["pageInfo"]["endCursor"]
-    sent: list[tuple[str, Any]] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if "FROM tags" in statement:
-            sent.append((statement, parameters))
-
-    listener = (engine.sync_engine, "before_cursor_execute", record)
-    event.listen(*listener)
-    try:
+    with sent(engine, "FROM tags") as statements:
         await _page(client, TAGS, "tags", first=3, after=cursor)
-    finally:
-        event.remove(*listener)
-    (statement, parameters), *_counts = sent
-    async with engine.connect() as connection:
-        if dialect == "postgresql":
-            # The table is tiny: without this the planner would rightly read it whole.
-            await connection.exec_driver_sql("SET enable_seqscan = off")
-            plan = await connection.exec_driver_sql(f"EXPLAIN {statement}", parameters)
-        else:
-            plan = await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
-        text = "\n".join(str(row[-1]) for row in plan)
+    (statement, parameters), *_counts = statements
+    text = await plan(engine, dialect, statement, parameters)
     assert "ix_tags_name_key" in text, text
     assert "Sort" not in text and "TEMP B-TREE" not in text, text
 
@@ -366,19 +345,8 @@ async def linguistic_client(
     dialect: str, tmp_path: Path
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Sessions]]:
     """The app on a PostgreSQL database whose default collation is ICU's English."""
-    if dialect != "postgresql":
-        pytest.skip("SQLite has no database-wide collation")
-    icu = "TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
-    async with scratch_database(dialect, tmp_path, options=icu) as url:
-        # Alembic runs its own event loop: off this one, in a thread.
-        await asyncio.to_thread(upgrade, url)
-        app = create_app(Settings(database_url=url, _env_file=None))  # type: ignore[call-arg]  # pydantic-settings init kwarg
-        try:
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-                yield http, app.state.sessionmaker
-        finally:
-            await close(app)
+    async with app_on_icu_database(dialect, tmp_path, "en-US") as (http, app):
+        yield http, app.state.sessionmaker
 
 
 async def test_the_postgresql_collation_does_not_change_the_order(
