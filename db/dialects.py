@@ -82,8 +82,11 @@ class Database(ABC):
         """Start a write transaction that holds its write lock from its first read."""
 
     @abstractmethod
-    async def lock(self, session: AsyncSession, key: str) -> None:
-        """Make transactions taking the same ``key`` wait for each other until commit."""
+    async def lock(self, session: AsyncSession, key: str, *, shared: bool = False) -> None:
+        """Make transactions taking the same ``key`` wait for each other until commit.
+
+        Shared holders of a key wait only for its exclusive holders, and these for all.
+        """
 
     def any_of(
         self, column: ColumnElement[int] | InstrumentedAttribute[int], ids: Sequence[int]
@@ -119,7 +122,7 @@ class _SQLite(Database):
         # checks had read outside any transaction.
         await session.execute(text("BEGIN IMMEDIATE"))
 
-    async def lock(self, session: AsyncSession, key: str) -> None:
+    async def lock(self, session: AsyncSession, key: str, *, shared: bool = False) -> None:
         # Nothing to do: a writer holds the database's write lock (BEGIN IMMEDIATE).
         return
 
@@ -179,9 +182,10 @@ class _PostgreSQL(Database):
         # READ COMMITTED with row locks and advisory locks where writes could race.
         return
 
-    async def lock(self, session: AsyncSession, key: str) -> None:
+    async def lock(self, session: AsyncSession, key: str, *, shared: bool = False) -> None:
         lock_id = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
-        await session.execute(select(func.pg_advisory_xact_lock(lock_id)))
+        take = func.pg_advisory_xact_lock_shared if shared else func.pg_advisory_xact_lock
+        await session.execute(select(take(lock_id)))
 
     def any_of(
         self, column: ColumnElement[int] | InstrumentedAttribute[int], ids: Sequence[int]

@@ -36,6 +36,8 @@ __all__ = [
     "Author",
     "Base",
     "Category",
+    "RelatedEntry",
+    "RelatedList",
     "RelatedPin",
     "Tag",
     "utcnow",
@@ -169,6 +171,44 @@ class RelatedPin(Base):
     )
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
     related_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+
+
+class RelatedList(Base):
+    """An article's kept related-posts ranking (``resolvers.articles.related_lists``).
+
+    Its entries hold every scored candidate ranked at or above the floor, the key
+    ``(floor_score, floor_published_at, floor_id)`` of the last one kept when the list was
+    computed; a floor score of 0 means the list holds every scored candidate there is.
+    ``category_id`` is the article's category when the list was computed: a list is dropped
+    when its article's category or tags change, so it stays the article's category.
+    """
+
+    __tablename__ = "related_lists"
+    __table_args__ = (Index("ix_related_lists_category_floor", "category_id", "floor_score"),)
+
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    category_id: Mapped[int] = mapped_column(Integer)
+    floor_score: Mapped[int] = mapped_column(Integer)
+    floor_published_at: Mapped[datetime | None] = mapped_column(DateTime)
+    floor_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class RelatedEntry(Base):
+    """One scored candidate of a kept related list, with its ranking key."""
+
+    __tablename__ = "related_entries"
+    __table_args__ = (Index("ix_related_entries_related", "related_id"),)
+
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("related_lists.article_id", ondelete="CASCADE"), primary_key=True
+    )
+    related_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    score: Mapped[int] = mapped_column(Integer)
+    published_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class ArticleSlug(Base):

@@ -13,7 +13,7 @@ from itertools import groupby
 from typing import Any, TypeVar
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.dialects import database_of
 from db.models import Article, ArticleTag, Author, Base, Category, Tag
@@ -25,7 +25,8 @@ from resolvers.articles.reads import (
     article_counts,
     article_pages,
 )
-from resolvers.articles.related_posts import related_posts
+from resolvers.articles.related_lists import kept_related_posts
+from resolvers.articles.related_posts import Related
 from resolvers.pagination import Page, PageRequest
 from resolvers.read_sessions import ReadSessions
 from resolvers.taxonomy import categories
@@ -53,10 +54,21 @@ class ArticleCountKey:
 
 
 class Batches:
-    """The batch functions of one request: its viewer and clock are fixed for all of them."""
+    """The batch functions of one request: its viewer and clock are fixed for all of them.
 
-    def __init__(self, reads: ReadSessions, *, viewer: Viewer, now: datetime) -> None:
+    ``writes`` makes the sessions that store related lists computed on first read.
+    """
+
+    def __init__(
+        self,
+        reads: ReadSessions,
+        *,
+        writes: async_sessionmaker[AsyncSession],
+        viewer: Viewer,
+        now: datetime,
+    ) -> None:
         self._reads = reads
+        self._writes = writes
         self.viewer = viewer
         self.now = now
 
@@ -99,14 +111,16 @@ class Batches:
         grouped = await self._reads.run(lambda session: categories.ancestors(session, ids))
         return [grouped[i] for i in ids]
 
-    async def related_posts(self, keys: Sequence[tuple[int, int]]) -> list[list[Article]]:
-        """Keyed by ``(article_id, first)``: one statement per distinct ``first``."""
+    async def related_posts(self, keys: Sequence[tuple[int, int]]) -> list[list[Related]]:
+        """Keyed by ``(article_id, first)``: the same statements per distinct ``first``."""
 
-        async def read(session: AsyncSession) -> dict[tuple[int, int], list[Article]]:
-            found: dict[tuple[int, int], list[Article]] = {}
+        async def read(session: AsyncSession) -> dict[tuple[int, int], list[Related]]:
+            found: dict[tuple[int, int], list[Related]] = {}
             for first, group in groupby(sorted(set(keys), key=lambda k: k[1]), key=lambda k: k[1]):
                 ids = [article_id for article_id, _ in group]
-                ranked = await related_posts(session, article_ids=ids, first=first, now=self.now)
+                ranked = await kept_related_posts(
+                    session, self._writes, article_ids=ids, first=first, now=self.now
+                )
                 found.update(((i, first), ranked.get(i, [])) for i in ids)
             return found
 

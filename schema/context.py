@@ -15,6 +15,7 @@ from strawberry.dataloader import DataLoader
 
 from db.models import Article, Author, Category, Tag, utcnow
 from resolvers.access.viewer import Viewer
+from resolvers.articles.related_posts import Related
 from resolvers.loaders import ArticleCountKey, ArticlePageKey, Batches
 from resolvers.pagination import Page
 from resolvers.read_sessions import ReadSessions
@@ -33,7 +34,7 @@ class Loaders:
         self.tags_by_article_id = DataLoader[int, list[Tag]](batches.tags_of_articles)
         self.children_by_category_id = DataLoader[int, list[Category]](batches.children)
         self.ancestors_by_category_id = DataLoader[int, list[Category]](batches.ancestors)
-        self.related_posts_by_article_id = DataLoader[tuple[int, int], list[Article]](
+        self.related_posts_by_article_id = DataLoader[tuple[int, int], list[Related]](
             batches.related_posts
         )
         self.article_page = DataLoader[ArticlePageKey, Page[Article]](batches.article_pages)
@@ -70,7 +71,9 @@ class Context:
     def renew(self, now: datetime) -> None:
         """Fresh loaders and clock, after a write the rest of the operation must see."""
         self.now = now
-        self.loaders = Loaders(Batches(self.reads, viewer=self.viewer, now=now))
+        self.loaders = Loaders(
+            Batches(self.reads, writes=self.sessionmaker, viewer=self.viewer, now=now)
+        )
 
     async def read(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         """Run ``work`` in a read session of its own (see ``ReadSessions``)."""
@@ -91,5 +94,5 @@ class Context:
         ``sessionmaker``, which writes use."""
         now = utcnow()
         reads = ReadSessions(read_sessionmaker or sessionmaker)
-        loaders = Loaders(Batches(reads, viewer=viewer, now=now))
+        loaders = Loaders(Batches(reads, writes=sessionmaker, viewer=viewer, now=now))
         return cls(request, response, sessionmaker, viewer, now, loaders, reads, budget)

@@ -12,6 +12,7 @@ import strawberry
 from db import models
 from resolvers.articles.reads import ArticleOrder as _Order
 from resolvers.articles.reads import ArticleScope, sort_key
+from resolvers.articles.related_posts import Related
 from resolvers.articles.text_metrics import reading_time_minutes
 from resolvers.errors import BadUserInput
 from resolvers.global_ids import encode_global_id
@@ -28,6 +29,8 @@ __all__ = [
     "Connection",
     "Node",
     "PageInfo",
+    "RelatedPost",
+    "RelatedReason",
     "Tag",
     "connection",
 ]
@@ -353,7 +356,58 @@ class Article(Node):
         info: Info,
         first: Annotated[int, strawberry.argument(description="How many, 0..20.")] = 5,
     ) -> list[Article]:
+        return [Article.from_row(r.article) for r in await self._related(info, first)]
+
+    @strawberry.field(
+        description=(
+            "The articles of `relatedPosts`, in the same order, each with why it is there."
+        )
+    )
+    async def related_posts_explained(
+        self,
+        info: Info,
+        first: Annotated[int, strawberry.argument(description="How many, 0..20.")] = 5,
+    ) -> list[RelatedPost]:
+        return [
+            RelatedPost(
+                article=Article.from_row(r.article),
+                reason=RelatedReason[r.reason.name],
+                score=r.score,
+                source_pk=self.pk,
+            )
+            for r in await self._related(info, first)
+        ]
+
+    async def _related(self, info: Info, first: int) -> list[Related]:
         if not 0 <= first <= MAX_RELATED:
             raise BadUserInput(f"`first` must be between 0 and {MAX_RELATED}, got {first}.")
-        rows = await info.context.loaders.related_posts_by_article_id.load((self.pk, first))
-        return [Article.from_row(row) for row in rows]
+        return await info.context.loaders.related_posts_by_article_id.load((self.pk, first))
+
+
+@strawberry.enum(description="Why an article is in another's related posts.")
+class RelatedReason(Enum):
+    PINNED = strawberry.enum_value("PINNED", description="Pinned by an editor.")
+    SHARED_TAGS = strawberry.enum_value(
+        "SHARED_TAGS", description="Shares tags (and maybe the category): score 2 or more."
+    )
+    SAME_CATEGORY = strawberry.enum_value(
+        "SAME_CATEGORY", description="Filed in the same category, no tag shared: score 1."
+    )
+    NEWEST = strawberry.enum_value("NEWEST", description="Among the newest, filling the list.")
+
+
+@strawberry.type(description="A related article and why it is related.")
+class RelatedPost:
+    source_pk: strawberry.Private[int]
+    article: Article = strawberry.field(description="The related article.")
+    reason: RelatedReason = strawberry.field(description="Why it is in the list.")
+    score: int = strawberry.field(
+        description="2 x shared tags + 1 if in the same category; 0 when pinned or newest."
+    )
+
+    @strawberry.field(description="The tags it shares with the article, by name.")
+    async def shared_tags(self, info: Info) -> list[Tag]:
+        tags = info.context.loaders.tags_by_article_id
+        own, its = await tags.load_many([self.source_pk, self.article.pk])
+        own_ids = {row.id for row in own}
+        return [Tag.from_row(row) for row in its if row.id in own_ids]

@@ -42,6 +42,7 @@ from db.models import (
 from db.name_keys import name_key
 from masthead.corpus.format import ARTICLE, AUTHOR, CATEGORY, TAG, RecordKind
 from masthead.corpus.records import TABLE_OF, CorpusError, RecordReader, Row, decode
+from resolvers.articles import related_lists
 from resolvers.articles.former_slugs import Rename, add_former_slugs, keep_former_slugs
 
 __all__ = ["MAX_BATCH_SIZE", "CorpusError", "ImportResult", "import_corpus"]
@@ -498,6 +499,9 @@ async def import_corpus(
             if line.strip():
                 await importer.add(number, line)
         await importer.finish()
+        # Kept related lists are not kept up by bulk writes: they are computed again. At the
+        # end, so that reads computing lists wait only for the commit.
+        await related_lists.forget_all(session)
     result = importer.result()
     if result.changed:
         # Fresh statistics: without them SQLite's planner skips the covering index for

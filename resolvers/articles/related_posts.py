@@ -1,4 +1,7 @@
-"""Related posts: the SPEC ranking, for a whole batch of articles in one SQL statement.
+"""Related posts ranked from scratch: the SPEC ranking, for a batch of articles in one statement.
+
+Reads take the kept lists (``resolvers.articles.related_lists``); this ranking answers when
+a kept list runs short, and is the reference the kept lists are tested against.
 
 The SPEC's three steps (pins, then score ``2 x shared tags + same category``, then newest)
 are one ordering over every public article other than the source:
@@ -25,8 +28,10 @@ covers score-0 fillers.
 
 from __future__ import annotations
 
+import enum
 import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -51,7 +56,14 @@ from sqlalchemy.sql.elements import BindParameter, ColumnElement, UnaryExpressio
 
 from db.models import Article, ArticleTag, RelatedPin
 
-__all__ = ["related_posts"]
+__all__ = [
+    "Related",
+    "RelatedReason",
+    "padded",
+    "ranked_related_posts",
+    "reason_for",
+    "related_posts",
+]
 
 # A far past time for the category cutoff when a category holds no more than `first + 1`
 # public articles: every one of them is then a candidate.
@@ -64,7 +76,7 @@ def _literal_int(value: int) -> ColumnElement[int]:
     return literal_column(str(int(value)), Integer)
 
 
-def _padded(article_ids: Sequence[int]) -> list[int]:
+def padded(article_ids: Sequence[int]) -> list[int]:
     # The IN list renders one placeholder per id, and asyncpg caches prepared statements by
     # SQL text; padding the list to a power of two (repeating an id changes nothing) keeps
     # the number of distinct texts, and so of costly plannings of this statement, small.
@@ -93,7 +105,7 @@ def _ranking_order(
 # beyond its SQL (bench/results/related_posts.md), so it is built once per shape, with the
 # ids and `now` bound at execution.
 @functools.lru_cache(maxsize=64)
-def _ranking_statement(first: int, *, single_source: bool) -> Select[Article, int]:
+def _ranking_statement(first: int, *, single_source: bool) -> Select[Article, int, int | None, int]:
     article_ids: BindParameter[list[int]] = bindparam("article_ids", expanding=True)
     # Article.is_public accepts any SQL expression for `now`, a bound parameter included.
     now = cast(datetime, bindparam("now", type_=DateTime()))
@@ -195,7 +207,7 @@ def _ranking_statement(first: int, *, single_source: bool) -> Select[Article, in
             .subquery("top")
         )
         return (
-            select(Article, top.c.source_id)
+            select(Article, top.c.source_id, top.c.pin_position, top.c.score)
             .join(top, top.c.candidate_id == Article.id)
             .order_by(
                 *_ranking_order(top.c.pin_position, top.c.score, Article.published_at, Article.id)
@@ -203,31 +215,72 @@ def _ranking_statement(first: int, *, single_source: bool) -> Select[Article, in
         )
 
     ranked = public_candidates.add_columns(
-        func.row_number().over(partition_by=grouped.c.source_id, order_by=order).label("rank")
+        grouped.c.pin_position,
+        score.label("score"),
+        func.row_number().over(partition_by=grouped.c.source_id, order_by=order).label("rank"),
     ).subquery("ranked")
     return (
-        select(Article, ranked.c.source_id)
+        select(Article, ranked.c.source_id, ranked.c.pin_position, ranked.c.score)
         .join(ranked, ranked.c.candidate_id == Article.id)
         .where(ranked.c.rank <= _literal_int(first))
         .order_by(ranked.c.source_id, ranked.c.rank)
     )
 
 
-async def related_posts(
+class RelatedReason(enum.StrEnum):
+    """Why an article is in a related list (SPEC ``relatedPostsExplained``)."""
+
+    PINNED = "pinned"
+    SHARED_TAGS = "shared_tags"
+    SAME_CATEGORY = "same_category"
+    NEWEST = "newest"
+
+
+def reason_for(*, pinned: bool, score: int) -> RelatedReason:
+    if pinned:
+        return RelatedReason.PINNED
+    if score >= 2:
+        return RelatedReason.SHARED_TAGS
+    return RelatedReason.SAME_CATEGORY if score == 1 else RelatedReason.NEWEST
+
+
+@dataclass(frozen=True)
+class Related:
+    """One article of a related list, why it is there and its SPEC score (0 when pinned)."""
+
+    article: Article
+    reason: RelatedReason
+    score: int
+
+
+async def ranked_related_posts(
     session: AsyncSession, *, article_ids: Sequence[int], first: int, now: datetime
-) -> dict[int, list[Article]]:
-    """Up to ``first`` public related articles for each id, in one SQL statement.
+) -> dict[int, list[Related]]:
+    """Up to ``first`` public related articles for each id, ranked from scratch in one SQL
+    statement, each with its reason and score.
 
     ``now`` is naive UTC, like the stored times. Unknown ids map to an empty list.
     """
     if first < 0:
         raise ValueError(f"first must be >= 0, not {first}")
-    related: dict[int, list[Article]] = {article_id: [] for article_id in article_ids}
+    related: dict[int, list[Related]] = {article_id: [] for article_id in article_ids}
     if first == 0 or not related:
         return related
-    ids = _padded(article_ids)
+    ids = padded(article_ids)
     statement = _ranking_statement(first, single_source=len(ids) == 1)
     result = await session.execute(statement, {"article_ids": ids, "now": now})
-    for article, source_id in result:
-        related[source_id].append(article)
+    for article, source_id, pin_position, score in result:
+        pinned = pin_position is not None
+        related[source_id].append(
+            Related(article, reason_for(pinned=pinned, score=score), 0 if pinned else score)
+        )
     return related
+
+
+async def related_posts(
+    session: AsyncSession, *, article_ids: Sequence[int], first: int, now: datetime
+) -> dict[int, list[Article]]:
+    """Up to ``first`` public related articles for each id, ranked from scratch in one SQL
+    statement (``ranked_related_posts`` without the reasons)."""
+    ranked = await ranked_related_posts(session, article_ids=article_ids, first=first, now=now)
+    return {source_id: [r.article for r in rows] for source_id, rows in ranked.items()}

@@ -39,6 +39,7 @@ from resolvers.access.permissions import (
     require_token,
     require_writable,
 )
+from resolvers.articles import related_lists
 from resolvers.articles.former_slugs import Rename, keep_former_slugs
 from resolvers.articles.sanitize import sanitize_html
 from resolvers.articles.text_metrics import excerpt_from_body, plain_text, word_count
@@ -94,6 +95,9 @@ async def update_article(
 ) -> Article:
     """Change what ``fields`` gives; a published article's former slug keeps resolving."""
     require_token(actor.viewer)
+    reranks = fields.category_id is not None or fields.tag_ids is not None
+    if reranks:
+        await related_lists.keeping_lists(session)
     article = await _article_for_write(session, article_id, actor)
     require_writable(actor.viewer, article)
     require_author(actor.viewer, pk_of(fields.author_id, "Author"))
@@ -105,6 +109,10 @@ async def update_article(
     await keep_former_slugs(session, [Rename(article.id, old_slug, article.slug, was_published)])
     if changes.tag_ids is not None:
         await _replace_tags(session, article.id, changes.tag_ids)
+    if reranks:
+        # Its own candidates changed, and its place in other lists.
+        await related_lists.drop_lists(session, [article.id])
+        await related_lists.refresh_candidate(session, article.id)
     return article
 
 
@@ -116,6 +124,7 @@ async def publish_article(
     Publishing a public article again without ``publish_at`` keeps its publication time.
     """
     require_article_editor(actor.viewer, "publish articles")
+    await related_lists.keeping_lists(session)
     article = await _article_for_write(session, article_id, actor)
     when = publish_at
     if when is None:
@@ -126,20 +135,27 @@ async def publish_article(
         )
         when = article.published_at if already_public else actor.now
     values = {"status": ArticleStatus.PUBLISHED.value, "published_at": when}
-    return await _write(session, article, values, None, actor.now)
+    article = await _write(session, article, values, None, actor.now)
+    await related_lists.refresh_candidate(session, article.id)
+    return article
 
 
 async def unpublish_article(session: AsyncSession, actor: Actor, *, article_id: str) -> Article:
     """Back to a draft: no longer public (nor scheduled)."""
     require_article_editor(actor.viewer, "unpublish articles")
+    await related_lists.keeping_lists(session)
     article = await _article_for_write(session, article_id, actor)
     values = {"status": ArticleStatus.DRAFT.value, "published_at": None}
-    return await _write(session, article, values, None, actor.now)
+    article = await _write(session, article, values, None, actor.now)
+    await related_lists.refresh_candidate(session, article.id)
+    return article
 
 
 async def delete_article(session: AsyncSession, actor: Actor, *, article_id: str) -> int:
     """Delete the article (its tags, pins and former slugs go with it); returns its pk."""
     require_article_editor(actor.viewer, "delete articles")
+    # Its list and its entries in others go with it (foreign keys cascade).
+    await related_lists.keeping_lists(session)
     article = await _article_for_write(session, article_id, actor)
     await session.execute(
         delete(Article).where(Article.id == article.id),

@@ -17,6 +17,7 @@ from sqlalchemy.orm import aliased
 from db.dialects import database_of
 from db.models import Article, ArticleTag, Author, Category, Tag
 from resolvers.access.permissions import require_admin
+from resolvers.articles import related_lists
 from resolvers.errors import ErrorCode, Rejected, UserError, UserErrors
 from resolvers.slugs import slug_error, slugify, unique_slug
 from resolvers.transaction import Actor
@@ -148,7 +149,10 @@ async def update_tag(session: AsyncSession, actor: Actor, *, tag_id: str, fields
 async def delete_tag(session: AsyncSession, actor: Actor, *, tag_id: str) -> int:
     """The tag goes and is taken off its articles (each of them is written: version + 1)."""
     require_admin(actor.viewer, "delete tags")
+    await related_lists.keeping_lists(session)
     tag = await _for_write(session, Tag, tag_id)
+    # Its articles' candidates change; others rank them the same (they lack the tag).
+    await related_lists.drop_lists_of_tag(session, tag.id)
     tagged = select(ArticleTag.article_id).where(ArticleTag.tag_id == tag.id)
     await session.execute(
         update(Article)
