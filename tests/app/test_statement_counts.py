@@ -114,7 +114,7 @@ async def test_reference_operations_cost_fixed_statements(
 ) -> None:
     assert await _count(client, statements, HOME, {}) == 3  # page, authors, categories
     # article, author, category, tags, kept related list, related articles, their authors
-    article = {"slug": seeded[3].slug}
+    article: dict[str, object] = {"slug": seeded[3].slug}
     # First view: the list is computed and kept (write lock, sources, ranking, two inserts).
     assert await _count(client, statements, ARTICLE_PAGE, article) == 7 + 5
     assert await _count(client, statements, ARTICLE_PAGE, article) == 7
