@@ -12,7 +12,6 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -79,8 +78,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         middleware=[
             # Maintained middleware, Starlette's own: preflights answered, Authorization
-            # and Content-Type allowed, never credentials (cookies); answers over 1 KB
-            # gzipped for clients that accept it.
+            # and Content-Type allowed, never credentials (cookies). Compression is the
+            # /graphql route's (masthead.graphql_view), inside its HTTP caching.
             Middleware(
                 CORSMiddleware,
                 allow_origins=settings.cors_origin_list,
@@ -89,7 +88,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 allow_credentials=False,
                 max_age=600,
             ),
-            Middleware(GZipMiddleware, minimum_size=1024),
         ],
         lifespan=lifespan,
     )

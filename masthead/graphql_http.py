@@ -3,8 +3,8 @@
 Per the GraphQL-over-HTTP specification, clients asking for
 ``application/graphql-response+json`` get that media type and a 4xx status when the request
 failed as a whole (no data); a mutation over GET is 405, because GET must stay safe to
-cache. Every answer varies with the token and the media type asked for, and one computed
-for a token is for its bearer alone.
+cache. Every answer varies with the token and the media type asked for (who may keep one,
+and for how long, is :mod:`masthead.http_caching`'s).
 
 Headers are set by :class:`GraphQLHeaders`, a plain ASGI middleware; statuses by
 :class:`GraphQLStatus`, a schema extension that sets them on the response Strawberry hands
@@ -34,6 +34,7 @@ __all__ = [
     "GraphQLStatus",
     "MethodNotAllowed",
     "RequestDeadline",
+    "refusal_status",
 ]
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -69,8 +70,8 @@ _MAX_PLAIN_TEXT = 4096
 
 
 class GraphQLHeaders:
-    """``Vary``, ``Cache-Control`` for token answers, the media type asked for, and every
-    plain-text refusal rewritten as a JSON error with ``extensions.code``."""
+    """``Vary``, the media type asked for, and every plain-text refusal rewritten as a JSON
+    error with ``extensions.code``."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -80,7 +81,6 @@ class GraphQLHeaders:
             await self.app(scope, receive, send)
             return
         request = Headers(scope=scope)
-        with_token = "authorization" in request
         graphql_response = _wants_graphql_response(request)
         refusal: Message | None = None
         text = b""
@@ -89,10 +89,10 @@ class GraphQLHeaders:
             nonlocal refusal, text
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                # Caches must key on both, so a token's answer never reaches anyone else.
+                # Caches must key on both: the media type and status follow Accept, and a
+                # token's answer is its bearer's (compression adds Accept-Encoding, CORS
+                # Origin).
                 headers["Vary"] = "Accept, Authorization"
-                if with_token:
-                    headers["Cache-Control"] = "private, no-store"
                 media_type = headers.get("content-type", "").partition(";")[0]
                 if message["status"] >= 400 and media_type == "text/plain":
                     refusal = message  # held until its text has come
@@ -247,9 +247,7 @@ class GraphQLStatus(SchemaExtension):
         except Exception as refused:
             # Refused before execution (a cap, the rate limit, a mutation over GET): the
             # refusal comes through here as the exception, before Strawberry answers it.
-            if context is not None and isinstance(context.response, Response):
-                code = (getattr(refused, "extensions", None) or {}).get("code")
-                self._refusal_status(context, context.response, code)
+            refusal_status(context, refused)
             raise
         finally:
             if context is not None:
@@ -274,11 +272,22 @@ class GraphQLStatus(SchemaExtension):
             status = next((s for code, s in _STATUS_BY_CODE.items() if code in codes), 400)
             context.response.status_code = status
 
-    def _refusal_status(self, context: Context, response: Response, code: object) -> None:
-        if code == "METHOD_NOT_ALLOWED":
-            response.status_code = 405
-            response.headers["Allow"] = "POST"
-        elif code == "RATE_LIMITED":
-            response.status_code = 429
-        elif _wants_graphql_response(context.request.headers):
-            response.status_code = 400
+
+def refusal_status(context: object, refused: Exception) -> None:
+    """The status of a request ``refused`` before execution, by its code, set on the
+    response of ``context`` (the operation's :class:`Context`)."""
+    if not isinstance(context, Context) or not isinstance(context.response, Response):
+        return
+    response = context.response
+    code = (getattr(refused, "extensions", None) or {}).get("code")
+    if code == "METHOD_NOT_ALLOWED":
+        response.status_code = 405
+        response.headers["Allow"] = "POST"
+    elif code == "RATE_LIMITED":
+        response.status_code = 429
+    elif code == "PERSISTED_QUERY_NOT_FOUND":
+        # 200 whatever was asked for, as Apollo Server answers it: a client takes it for
+        # what it is (send the document) rather than for a failed request.
+        return
+    elif _wants_graphql_response(context.request.headers):
+        response.status_code = 400

@@ -1,8 +1,9 @@
 """The ``/graphql`` endpoint: Strawberry's ASGI view, with the viewer in its context.
 
-The HTTP rules around it (headers, statuses, the token check) are in
-:mod:`masthead.graphql_http` and :mod:`masthead.authentication`; :func:`graphql_endpoint`
-puts them together.
+The HTTP rules around it (headers, statuses, the token check, caching) are in
+:mod:`masthead.graphql_http`, :mod:`masthead.authentication` and
+:mod:`masthead.http_caching`, persisted queries in :mod:`masthead.persisted_queries`;
+:func:`graphql_endpoint` puts them together.
 """
 
 from __future__ import annotations
@@ -14,16 +15,20 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.http.base import BaseRequestProtocol
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 
 from masthead.authentication import TokenBackend, refuse_token, viewer_of
 from masthead.graphql_http import GraphQLHeaders, GraphQLStatus, RequestDeadline
+from masthead.http_caching import HttpCaching, Lifetimes, PublishingSchedule, shared_answer
+from masthead.persisted_queries import PersistedQueries, query_store
 from masthead.rate_limits import ClientBudget, RateLimits, TokenGuesses
 from masthead.settings import Settings
 from schema.context import Context
@@ -41,6 +46,7 @@ class GraphQLView(GraphQL[Context, None]):
         rate_limits: RateLimits | None,
         read_sessionmaker: async_sessionmaker[AsyncSession] | None = None,
     ) -> None:
+        store = self._persisted_queries = query_store(settings)
         super().__init__(
             build_schema(
                 introspection=settings.introspection,
@@ -51,7 +57,8 @@ class GraphQLView(GraphQL[Context, None]):
                     max_fields=settings.max_query_fields,
                 ),
                 max_tokens=settings.max_query_tokens,
-                extensions=[GraphQLStatus],
+                # First, so that the document it supplies is what the others see.
+                extensions=[lambda: PersistedQueries(store), GraphQLStatus],
                 max_batch=settings.max_batch_operations,
             ),
             graphql_ide="graphiql" if settings.graphiql else None,
@@ -59,10 +66,23 @@ class GraphQLView(GraphQL[Context, None]):
         self._sessionmaker = sessionmaker
         self._read_sessionmaker = read_sessionmaker
         self._rate_limits = rate_limits
+        self._schedule = PublishingSchedule(read_sessionmaker or sessionmaker)
 
     async def close(self) -> None:
+        await self._persisted_queries.close()
         if self._rate_limits is not None:
             await self._rate_limits.close()
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        """GraphiQL only for a browser (``text/html``) asking for no operation: curl's
+        ``*/*`` or a persisted query's hash alone gets JSON, never the page."""
+        params = request.query_params
+        return (
+            request.method == "GET"
+            and params.get("query") is None
+            and params.get("extensions") is None
+            and "text/html" in request.headers.get("accept", "")
+        )
 
     def decode_json(self, data: str | bytes) -> object:
         """A request body (or a GET parameter): strict UTF-8 JSON holding an object, or a
@@ -96,12 +116,20 @@ class GraphQLView(GraphQL[Context, None]):
         response = await super().process_result(request, result)
         if isinstance(result, PreExecutionError):
             response.pop("data", None)
+        answer = shared_answer(request.scope)
+        if answer is not None:
+            # An anonymous GET's answer may be shared by caches: its body must be the same
+            # whoever asked, so what is left of the asker's budget is in its headers alone.
+            cost = (response.get("extensions") or {}).get("cost")
+            if isinstance(cost, dict):
+                cost.pop("throttleStatus", None)
+            await answer.settle(failed=bool(result.errors), schedule=self._schedule)
         return response
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
-        return Context.build(
+        context = Context.build(
             request=request,
             response=response,
             sessionmaker=self._sessionmaker,
@@ -113,6 +141,10 @@ class GraphQLView(GraphQL[Context, None]):
                 else None
             ),
         )
+        answer = shared_answer(request.scope)
+        if answer is not None:
+            answer.computed_at = context.now
+        return context
 
 
 def graphql_endpoint(
@@ -130,7 +162,16 @@ def graphql_endpoint(
         else None
     )
     guesses = TokenGuesses(rate_limits) if rate_limits is not None else None
+    lifetimes = Lifetimes(
+        max_age=settings.cache_max_age,
+        stale_while_revalidate=settings.cache_stale_while_revalidate,
+        stale_if_error=settings.cache_stale_if_error,
+    )
     middleware = [
+        # Outside compression, so that ETags tell a gzipped answer from a plain one.
+        Middleware(HttpCaching, lifetimes=lifetimes),
+        # Starlette's own: answers over 1 KB gzipped for clients that accept it.
+        Middleware(GZipMiddleware, minimum_size=1024),
         Middleware(GraphQLHeaders),
         Middleware(RequestDeadline, seconds=settings.request_timeout),
         # Counted while the body arrives, chunked or not, so no body is held whole.

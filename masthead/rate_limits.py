@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from limits import RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
-from redis.asyncio import ConnectionPool
 from starlette.requests import HTTPConnection
 
 from masthead.authentication import TokenUser
+from masthead.redis_pool import connection_pool
 from schema.context import Allowance
 
 __all__ = ["REFUSED_TOKENS_A_MINUTE", "ClientBudget", "RateLimits", "TokenGuesses"]
@@ -34,15 +34,7 @@ class RateLimits:
         self._item = RateLimitItemPerMinute(per_minute, namespace=namespace)
         storage: Storage
         # Owned here, so that close() can release its connections.
-        # Short timeouts and no retries: a Redis that stopped answering must cost a request
-        # a fraction of a second, not redis-py's default five per call.
-        self._pool = (
-            ConnectionPool.from_url(
-                redis_url, socket_timeout=0.25, socket_connect_timeout=0.25, retry=None
-            )
-            if redis_url
-            else None
-        )
+        self._pool = connection_pool(redis_url) if redis_url else None
         if self._pool is not None:
             storage = RedisStorage(
                 "async+redis://",

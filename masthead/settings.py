@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import PositiveInt, field_validator, model_validator
+from pydantic import NonNegativeInt, PositiveInt, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "normalize_database_url"]
@@ -58,10 +58,20 @@ class Settings(BaseSettings):
     log_sql: bool = False
     # Cost a client (a token, or an address) may spend a minute; 0 switches limits off.
     rate_limit: int = 50_000
-    # Redis, shared by every process: rate limits (and later caches) count there.
+    # Redis, shared by every process: rate limits count there, persisted queries are kept
+    # there (and later caches).
     redis_url: str | None = None
     # Prefix of Masthead's keys in Redis, so that several sites can share one server.
     redis_namespace: str = "masthead"
+    # Documents the automatic persisted queries store keeps, the least recently used
+    # dropped first (in each process, and in Redis when it is set).
+    persisted_queries_max: PositiveInt = 1_000
+    # Lifetimes (seconds) in the Cache-Control of anonymous GET answers: max-age (never past
+    # the next scheduled publish), how long a cache may serve one stale while it asks again,
+    # and how long while Masthead fails.
+    cache_max_age: NonNegativeInt = 60
+    cache_stale_while_revalidate: NonNegativeInt = 30
+    cache_stale_if_error: NonNegativeInt = 86_400
     # Origins browsers may call from (comma-separated); credentials are never allowed.
     cors_origins: str = "*"
     # Addresses of reverse proxies whose X-Forwarded-For/-Proto are believed

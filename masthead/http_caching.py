@@ -1,0 +1,206 @@
+"""HTTP caching of ``/graphql`` answers: who may keep one, for how long, and validators.
+
+Only an anonymous GET answered without errors may be shared: it gets ``Cache-Control:
+public, max-age=N`` (with ``stale-while-revalidate`` and ``stale-if-error``) and a strong
+``ETag``, and a request whose ``If-None-Match`` names that tag gets ``304``. Everything
+else (an answer computed for a token, one holding an error, any POST, a refusal) is
+``private, no-store``.
+
+``N`` is ``MASTHEAD_CACHE_MAX_AGE``, cut so that it ends before the next scheduled publish
+(``resolvers.publishing_schedule``), the instant the answer could change without a write;
+``stale-while-revalidate`` is cut the same way, since a cache serves it without asking.
+``stale-if-error`` is not: it is for when Masthead fails, when a stale page beats none.
+
+The ETag hashes the bytes as sent with their media type and coding, so that a gzipped
+answer and a plain one, or JSON and graphql-response+json, are told apart; hence
+:class:`HttpCaching` sits outside compression. A 304 is the 200 computed and then withheld:
+it saves the transfer, not the work, and carries the headers the 200 would have had.
+
+The view tells the middleware what it learnt through a :class:`SharedAnswer` in the
+request's scope (:func:`shared_answer`), the one place that what an answer was computed
+from reaches the HTTP layer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from db.failures import database_failure, once_more_if_stale
+from db.models import utcnow
+from resolvers.publishing_schedule import next_scheduled_change
+
+__all__ = [
+    "PRIVATE",
+    "HttpCaching",
+    "Lifetimes",
+    "PublishingSchedule",
+    "SharedAnswer",
+    "shared_answer",
+]
+
+logger = logging.getLogger("masthead.http_caching")
+
+PRIVATE = "private, no-store"
+_ANSWER = "masthead.shared_answer"
+# Representation metadata a 304 leaves out (RFC 9110, 15.4.5): it has no content.
+_NOT_IN_304 = ("content-type", "content-length", "content-encoding")
+
+
+@dataclass(frozen=True)
+class Lifetimes:
+    """Seconds a shared answer may be kept fresh, and served stale (see the module)."""
+
+    max_age: int
+    stale_while_revalidate: int
+    stale_if_error: int
+
+    def cache_control(self, *, changes_at: datetime | None, now: datetime) -> str:
+        """The ``Cache-Control`` of an answer that stays right until ``changes_at``."""
+        max_age, stale = self.max_age, self.stale_while_revalidate
+        if changes_at is not None:
+            left = max(0, math.floor((changes_at - now).total_seconds()))
+            max_age = min(max_age, left)
+            stale = min(stale, left - max_age)
+        directives = ["public", f"max-age={max_age}"]
+        if stale:
+            directives.append(f"stale-while-revalidate={stale}")
+        if self.stale_if_error:
+            directives.append(f"stale-if-error={self.stale_if_error}")
+        return ", ".join(directives)
+
+
+class PublishingSchedule:
+    """The next scheduled publish, read afresh for each answer that may be shared: one
+    indexed seek, and right whichever process scheduled it."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self._sessionmaker = sessionmaker
+
+    async def next_change(self, *, after: datetime) -> datetime | None:
+        async def read() -> datetime | None:
+            async with self._sessionmaker() as session:
+                return await next_scheduled_change(session, after=after)
+
+        return await once_more_if_stale(read)
+
+
+@dataclass
+class SharedAnswer:
+    """What the view learnt answering an anonymous GET, for :class:`HttpCaching`."""
+
+    # The clock the answer was computed with (``Context.now``): what was public then.
+    computed_at: datetime | None = None
+    # Answered without errors, and the schedule read: it may be shared.
+    shareable: bool = False
+    # The next scheduled publish after ``computed_at``, when the answer may change by itself.
+    changes_at: datetime | None = None
+
+    async def settle(self, *, failed: bool, schedule: PublishingSchedule) -> None:
+        """Once the answer is known: shareable unless it ``failed``, until the next change."""
+        if failed or self.computed_at is None:
+            return
+        try:
+            self.changes_at = await schedule.next_change(after=self.computed_at)
+        except Exception as error:
+            if database_failure(error) is None:
+                raise
+            # The answer is right, but how long it stays so is unknown: for this one alone.
+            logger.warning("publishing schedule not read (%s): the answer is private", error)
+            return
+        self.shareable = True
+
+
+def shared_answer(scope: Scope) -> SharedAnswer | None:
+    """The request's :class:`SharedAnswer`: only an anonymous GET has one."""
+    answer = scope.get(_ANSWER)
+    return answer if isinstance(answer, SharedAnswer) else None
+
+
+def _entity_tag(headers: Headers, body: bytes) -> str:
+    representation = hashlib.blake2b(digest_size=16)
+    for name in ("content-type", "content-encoding"):
+        representation.update(headers.get(name, "").encode("latin-1") + b"\n")
+    representation.update(body)
+    return f'"{representation.hexdigest()}"'
+
+
+def _none_match(if_none_match: str, etag: str) -> bool:
+    """Whether ``If-None-Match`` names ``etag``: ``*`` or any tag of its list, compared
+    weakly (``W/`` ignored), as RFC 9110 (13.1.2) has it."""
+    if if_none_match.strip() == "*":
+        return True
+    tags = (tag.strip() for tag in if_none_match.split(","))
+    return any(tag.removeprefix("W/") == etag for tag in tags)
+
+
+class HttpCaching:
+    """``Cache-Control`` on every answer; ``ETag`` and ``304`` for those that are shared."""
+
+    def __init__(self, app: ASGIApp, lifetimes: Lifetimes) -> None:
+        self.app = app
+        self.lifetimes = lifetimes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Headers(scope=scope)
+        if scope["method"] != "GET" or "authorization" in request:
+            await self.app(scope, receive, _private(send))
+            return
+        answer = scope[_ANSWER] = SharedAnswer()
+        start: Message | None = None
+        body = bytearray()
+
+        async def send_shared(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                # The view has settled the answer by the time it starts the response.
+                if message["status"] == 200 and answer.shareable:
+                    start = message  # held until its body is whole
+                    return
+                MutableHeaders(scope=message)["Cache-Control"] = PRIVATE
+            elif start is not None and message["type"] == "http.response.body":
+                body.extend(message.get("body", b""))
+                if not message.get("more_body", False):
+                    await self._send_validated(start, bytes(body), request, answer, send)
+                return
+            await send(message)
+
+        await self.app(scope, receive, send_shared)
+
+    async def _send_validated(
+        self, start: Message, body: bytes, request: Headers, answer: SharedAnswer, send: Send
+    ) -> None:
+        headers = MutableHeaders(scope=start)
+        etag = _entity_tag(headers, body)
+        headers["ETag"] = etag
+        headers["Cache-Control"] = self.lifetimes.cache_control(
+            changes_at=answer.changes_at, now=utcnow()
+        )
+        if _none_match(request.get("if-none-match", ""), etag):
+            for name in _NOT_IN_304:
+                del headers[name]
+            await send({**start, "status": 304})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        headers["Content-Length"] = str(len(body))
+        await send(start)
+        await send({"type": "http.response.body", "body": body})
+
+
+def _private(send: Send) -> Send:
+    async def send_private(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            MutableHeaders(scope=message)["Cache-Control"] = PRIVATE
+        await send(message)
+
+    return send_private

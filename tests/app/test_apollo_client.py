@@ -1,0 +1,90 @@
+"""Apollo Client's persisted-queries link, the real npm package, against a live uvicorn
+serving Masthead: it works unchanged, over GET and POST. The client is an npm package:
+``npm ci --prefix tests/apollo_client`` installs it (``.ci/run`` does); without node or
+the package the test is skipped."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from typing import Any
+
+import pytest
+
+from masthead.settings import Settings
+from resolvers.access.viewer import Role
+from tests.support.auth import bearer
+from tests.support.cli import ROOT
+from tests.support.factories import make_article, make_author, make_category
+from tests.support.live_server import live_server
+
+CLIENT = ROOT / "tests" / "apollo_client"
+NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
+
+
+async def _run_client(url: str, token: str, slug: str) -> list[dict[str, Any]]:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: Apollo Client runs on it")
+    if not (CLIENT / "node_modules" / "@apollo" / "client").is_dir():
+        pytest.skip("Apollo Client is not installed: npm ci --prefix tests/apollo_client")
+    script = str(CLIENT / "persisted_queries.mjs")
+    process = await asyncio.create_subprocess_exec(
+        node,
+        script,
+        url,
+        token,
+        slug,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(60):
+        out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    steps: list[dict[str, Any]] = json.loads(out)
+    return steps
+
+
+def _requests(step: dict[str, Any]) -> list[tuple[str, bool, int, list[str]]]:
+    """What the link sent in a step: method, hash alone, status, error codes."""
+    return [
+        (sent["method"], sent["hashOnly"], sent["status"], sent["errorCodes"])
+        for sent in step["sent"]
+    ]
+
+
+async def test_apollo_clients_persisted_queries_link_works_unchanged(settings: Settings) -> None:
+    async with live_server(settings) as server:
+        sessionmaker = server.app.state.sessionmaker
+        author = await make_author(sessionmaker, name="Ana Ferreira")
+        category = await make_category(sessionmaker)
+        await make_article(sessionmaker, author=author, category=category, slug="trade-pacts")
+        token = (await bearer(sessionmaker, Role.ADMIN))["Authorization"].removeprefix("Bearer ")
+        steps = await _run_client(f"{server.url}/graphql", token, "trade-pacts")
+    by_name = {step["name"]: step for step in steps}
+    assert all(step["error"] is None for step in steps), steps
+
+    # An unknown hash over GET: PersistedQueryNotFound (200), then the document by POST.
+    first = by_name["get, first time"]
+    assert _requests(first) == [("GET", True, 200, [NOT_FOUND]), ("POST", False, 200, [])]
+    assert first["sent"][0]["cacheControl"] == "private, no-store"
+    assert first["data"]["article"]["author"] == {"__typename": "Author", "name": "Ana Ferreira"}
+    # Registered: a fresh client's GET of the hash alone runs it, and caches may keep it.
+    known = by_name["get, known hash"]
+    assert _requests(known) == [("GET", True, 200, [])]
+    assert known["data"] == first["data"]
+    assert known["sent"][0]["etag"].startswith('"')
+    assert known["sent"][0]["cacheControl"].startswith("public, max-age=")
+
+    assert _requests(by_name["post, first time"]) == [
+        ("POST", True, 200, [NOT_FOUND]),
+        ("POST", False, 200, []),
+    ]
+    assert _requests(by_name["post, known hash"]) == [("POST", True, 200, [])]
+
+    # A mutation never goes over GET, even with useGETForHashedQueries.
+    mutation = by_name["mutation"]
+    assert _requests(mutation) == [("POST", True, 200, [NOT_FOUND]), ("POST", False, 200, [])]
+    assert mutation["data"]["createTag"]["tag"]["slug"] == "persisted"
+    assert all(sent["cacheControl"] == "private, no-store" for sent in mutation["sent"])
