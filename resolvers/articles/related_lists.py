@@ -547,18 +547,26 @@ def _entering_statement() -> Select[int, int, int, datetime | None]:
     )
 
 
-async def refresh_candidate(session: AsyncSession, article_id: int) -> None:
+async def refresh_candidate(session: AsyncSession, article_id: int) -> set[int]:
     """After the article's status, publication time, category or tags changed (in the
-    write's transaction, after ``keeping_lists``): its entries in other lists follow."""
-    await session.execute(delete(RelatedEntry).where(RelatedEntry.related_id == article_id))
-    entering = _entering_statement()
+    write's transaction, after ``keeping_lists``): its entries in other lists follow.
+
+    Returns the articles whose kept lists it left or entered (or moved in).
+    """
+    left = await session.scalars(
+        delete(RelatedEntry)
+        .where(RelatedEntry.related_id == article_id)
+        .returning(RelatedEntry.article_id)
+    )
+    changed = set(left)
     # The table's INSERT: the model's would take the bound id for a row of a bulk INSERT.
-    await session.execute(
-        insert(_ENTRIES).from_select(
-            ["article_id", "related_id", "score", "published_at"], entering
-        ),
+    entered = await session.scalars(
+        insert(_ENTRIES)
+        .from_select(["article_id", "related_id", "score", "published_at"], _entering_statement())
+        .returning(_ENTRIES.c.article_id),
         {"article_id": article_id},
     )
+    return changed | set(entered)
 
 
 async def drop_lists(session: AsyncSession, article_ids: Sequence[int]) -> None:

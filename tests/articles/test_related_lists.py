@@ -528,3 +528,30 @@ async def test_an_import_forgets_the_kept_lists(sessionmaker: Sessions) -> None:
     assert await _kept(sessionmaker, ids, first=5, now=now, keep=30) == await _scratch(
         sessionmaker, ids, first=5, now=now
     )
+
+
+async def test_refreshing_a_candidate_tells_which_kept_lists_it_changed(
+    sessionmaker: Sessions, author: Author, categories: list[Category]
+) -> None:
+    tag = await make_tag(sessionmaker)
+    sharing = [
+        await make_article(sessionmaker, author=author, category=categories[0], tags=[tag])
+        for _ in range(3)
+    ]
+    apart = await make_article(sessionmaker, author=author, category=categories[1])
+    draft = await make_article(
+        sessionmaker, author=author, category=categories[2], tags=[tag],
+        status=ArticleStatus.DRAFT,
+    )  # fmt: skip
+    await _kept(sessionmaker, [a.id for a in [*sharing, apart]], first=2, now=utcnow(), keep=30)
+    async with sessionmaker.begin() as session:
+        await related_lists.keeping_lists(session)
+        row = await session.get(Article, draft.id)
+        assert row is not None
+        row.status, row.published_at = ArticleStatus.PUBLISHED.value, utcnow()
+        await session.flush()
+        assert await related_lists.refresh_candidate(session, draft.id) == {a.id for a in sharing}
+        row.status, row.published_at = ArticleStatus.DRAFT.value, None
+        await session.flush()
+        assert await related_lists.refresh_candidate(session, draft.id) == {a.id for a in sharing}
+        assert await related_lists.refresh_candidate(session, draft.id) == set()
