@@ -31,6 +31,12 @@ pinned) is answered from scratch for that read; ``KEPT`` leaves room for 20 show
 pins and scheduled articles, so that is rare. A source without a list gets one on its first
 read, computed from scratch for a whole batch in one statement.
 
+Computing a list costs what ranking from scratch costs, once per article: every article
+sharing a tag is counted. A batch of sources is ranked in one statement; one source with
+long posting lists (an article page's first view) is ranked in score tiers, each walked
+newest first and stopped early, so that only the few candidates sharing two tags or more
+are looked up one by one (``_tiered_statement``).
+
 Keeping the invariants on writes (``refresh_candidate``, ``drop_lists``), all in the
 write's own transaction:
 
@@ -83,6 +89,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    true,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -394,6 +401,104 @@ def _candidates_statement(
     )
 
 
+TIERED_FROM = 3_000
+"""Posting-list rows (summed over a source's tags) from which one source's list is computed
+in tiers (``_tiered_statement``) rather than by looking at every candidate."""
+
+
+@functools.lru_cache(maxsize=4)
+def _posting_rows_statement() -> Select[int]:
+    own = aliased(ArticleTag)
+    return (
+        select(func.count())
+        .select_from(ArticleTag)
+        .join(own, own.tag_id == ArticleTag.tag_id)
+        .where(own.article_id == bindparam("article_id", type_=Integer))
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _tiered_statement(keep: int) -> Select[int, int, int, datetime | None]:
+    """``_candidates_statement`` for one source with long posting lists, without looking
+    up every candidate: the first ``keep + 1`` of each score tier, each found on its own.
+
+    The articles sharing a tag are counted from the posting lists alone. Those sharing two
+    or more (score 4 and up) are few and all looked up. Those sharing one score 3 (same
+    category) or 2: each tier is the newest ``keep + 1`` of its kind, found by walking the
+    articles newest first and stopping there; the score-1 tier (same category, no tag
+    shared) likewise. With long posting lists a walk meets a candidate every few hundred
+    articles at worst (``TIERED_FROM``), where looking every candidate up costs a probe
+    each. Every tier that is not cut short is whole, so fewer than ``keep + 1`` results
+    means the list is complete, as with the other statement.
+    """
+    article_id = bindparam("article_id", type_=Integer)
+    limit = _int(keep + 1)
+    own_tag = aliased(ArticleTag)
+    other_tag = aliased(ArticleTag)
+    shared = (
+        select(other_tag.article_id.label("candidate_id"), func.count().label("shared_tags"))
+        .join(own_tag, own_tag.tag_id == other_tag.tag_id)
+        .where(own_tag.article_id == article_id, other_tag.article_id != article_id)
+        .group_by(other_tag.article_id)
+        .cte("shared")
+        .prefix_with("MATERIALIZED")  # read by every tier: counted once
+    )
+    category_id = select(Article.category_id).where(Article.id == article_id).scalar_subquery()
+    strong = select(
+        Article.id,
+        (
+            _int(2) * shared.c.shared_tags
+            + case((Article.category_id == category_id, _int(1)), else_=_int(0))
+        ).label("score"),
+        Article.published_at,
+    ).join(
+        shared,
+        and_(
+            shared.c.candidate_id == Article.id,
+            shared.c.shared_tags >= _int(2),
+            _published(Article),
+        ),
+    )
+    one_tag = select(shared.c.candidate_id).where(shared.c.shared_tags == _int(1))
+    # A membership test on each article walked, in the candidates hashed once: `id + 0`,
+    # or both planners would look up every candidate instead of walking; `IS TRUE`, or
+    # PostgreSQL would make a semi-join of it, scanning the candidates per article walked.
+    walked = Article.id + _int(0)
+
+    def among(candidates: Select[int]) -> ColumnElement[bool]:
+        return walked.in_(candidates).is_(true())
+
+    newest = (Article.published_at.desc(), Article.id.desc())
+
+    def tier(score: int, *conditions: ColumnElement[bool]) -> Select[int, int, datetime | None]:
+        walk = (
+            select(Article.id, _int(score).label("score"), Article.published_at)
+            .where(_published(Article), *conditions)
+            .order_by(*newest)
+            .limit(limit)
+            .subquery(f"tier_{score}")
+        )
+        # A subquery of its own: SQLite takes no LIMIT on a member of a compound SELECT.
+        return select(walk.c.id, walk.c.score, walk.c.published_at)
+
+    tiers = union_all(
+        strong,
+        tier(3, Article.category_id == category_id, among(one_tag)),
+        tier(2, Article.category_id != category_id, among(one_tag)),
+        tier(
+            1,
+            Article.category_id == category_id,
+            Article.id != article_id,
+            walked.not_in(select(shared.c.candidate_id)),
+        ),
+    ).subquery("tiers")
+    return (
+        select(article_id.label("source_id"), tiers.c.id, tiers.c.score, tiers.c.published_at)
+        .order_by(tiers.c.score.desc(), tiers.c.published_at.desc(), tiers.c.id.desc())
+        .limit(limit)
+    )
+
+
 async def _compute(
     sessionmaker: async_sessionmaker[AsyncSession], source_ids: Sequence[int], keep: int
 ) -> dict[int, _Kept]:
@@ -449,11 +554,17 @@ async def _computed(
 ) -> dict[int, _Kept]:
     """Lists for these articles (id -> category), computed and stored."""
     ids = padded(list(categories))
-    statement = _candidates_statement(keep, single_source=len(ids) == 1)
+    statement: Select[int, int, int, datetime | None]
+    parameters: dict[str, Any] = {"article_ids": ids}
+    if len(ids) > 1:
+        statement = _candidates_statement(keep, single_source=False)
+    else:
+        parameters = {"article_id": ids[0], "article_ids": ids}
+        posting_rows = await session.scalar(_posting_rows_statement(), parameters) or 0
+        single = _candidates_statement(keep, single_source=True)
+        statement = _tiered_statement(keep) if posting_rows >= TIERED_FROM else single
     ranked: dict[int, list[_Entry]] = {i: [] for i in categories}
-    for source_id, related_id, score, published_at in await session.execute(
-        statement, {"article_ids": ids}
-    ):
+    for source_id, related_id, score, published_at in await session.execute(statement, parameters):
         assert published_at is not None  # every candidate is published
         ranked[source_id].append(_Entry(related_id, score, published_at))
     lists: list[dict[str, Any]] = []

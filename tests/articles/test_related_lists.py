@@ -240,16 +240,31 @@ class _World:
 
 
 @_PROPERTY
-@given(operations=st.lists(_OPERATIONS, min_size=1, max_size=12), keep=st.sampled_from([2, 4, 30]))
+@given(
+    operations=st.lists(_OPERATIONS, min_size=1, max_size=12),
+    keep=st.sampled_from([2, 4, 30]),
+    tiered_from=st.sampled_from([0, 10**9]),
+)
 async def test_the_kept_answer_is_the_ranking_from_scratch_after_any_writes(
     sessionmaker: Sessions, author: Author, categories: list[Category],
-    operations: list[tuple[Any, ...]], keep: int,
+    monkeypatch: pytest.MonkeyPatch,
+    operations: list[tuple[Any, ...]], keep: int, tiered_from: int,
 ) -> None:  # fmt: skip
+    # A list of one source alone computed in tiers, or by looking at every candidate.
+    monkeypatch.setattr(related_lists, "TIERED_FROM", tiered_from)
     world = _World(sessionmaker, author, categories)
     await world.reset()
     for step, operation in enumerate(operations):
         await world.apply(operation)
         ids = list(world.articles)
+        if ids:
+            # One list computed again alone, as the first view of its article would.
+            alone = ids[step % len(ids)]
+            async with sessionmaker.begin() as session:
+                await related_lists.drop_lists(session, [alone])
+            expected = await _scratch(sessionmaker, [alone], first=3, now=world.clock)
+            found = await _kept(sessionmaker, [alone], first=3, now=world.clock, keep=keep)
+            assert found == expected, (operation, "alone")
         for first in (1, 3, 6):
             # Lists computed at different steps for different pages, read together.
             page = ids if (step + first) % 2 else ids[::2]
