@@ -36,7 +36,7 @@ async def _run(database_url: str, articles: int, seed: int) -> dict[str, list[fl
     sessionmaker = create_sessionmaker(engine)
     rng = random.Random(seed)
     tiered = related_lists._tiered_statement(_KEEP)
-    whole = related_lists._candidates_statement(_KEEP, single_source=True)
+    whole = related_lists._candidates_statement(_KEEP)
     counted = related_lists._posting_rows_statement()
     samples: dict[str, list[float]] = {"tiers": [], "every candidate": [], "posting rows": []}
     async with sessionmaker() as session:

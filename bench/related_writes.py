@@ -88,10 +88,10 @@ async def _run(database_url: str, requests: int, kept: int, seed: int) -> list[d
         )
     targets = candidates[: requests + 10]
     started = time.perf_counter()
-    for i in range(0, len(sources), 100):
+    for i in range(0, len(sources), 10):
         async with sessionmaker() as session:
             await related_lists.kept_related_posts(
-                session, sessionmaker, article_ids=sources[i : i + 100], first=5, now=now
+                session, sessionmaker, article_ids=sources[i : i + 10], first=5, now=now
             )
     computing = time.perf_counter() - started
     async with sessionmaker() as session:

@@ -29,13 +29,16 @@ the newest public articles (the ``first + 1`` newest cover the source and every 
 already chosen). A list cut short that runs out before ``n`` (many entries scheduled or
 pinned) is answered from scratch for that read; ``KEPT`` leaves room for 20 shown beside
 pins and scheduled articles, so that is rare. A source without a list gets one on its first
-read, computed from scratch for a whole batch in one statement.
+read, computed from scratch, one article at a time.
 
 Computing a list costs what ranking from scratch costs, once per article: every article
-sharing a tag is counted. A batch of sources is ranked in one statement; one source with
-long posting lists (an article page's first view) is ranked in score tiers, each walked
-newest first and stopped early, so that only the few candidates sharing two tags or more
-are looked up one by one (``_tiered_statement``).
+sharing a tag is counted. An article with long posting lists is ranked in score tiers, each
+walked newest first and stopped early, so that only the few candidates sharing two tags or
+more are looked up one by one (``_tiered_statement``). Each list is computed and kept in a
+transaction of its own: a batch of articles seen for the first time costs a few statements
+per article, once (at a million articles a whole batch in one statement outlived the
+statement timeout, and was then never kept); once kept, a batch costs the same statements
+as one article.
 
 Keeping the invariants on writes (``refresh_candidate``, ``drop_lists``), all in the
 write's own transaction:
@@ -316,10 +319,8 @@ def _pick(
 
 
 @functools.lru_cache(maxsize=16)
-def _candidates_statement(
-    keep: int, *, single_source: bool
-) -> Select[int, int, int, datetime | None]:
-    """The first ``keep + 1`` of ``C(s)`` for each source: one more tells a list cut short.
+def _candidates_statement(keep: int) -> Select[int, int, int, datetime | None]:
+    """The first ``keep + 1`` of ``C(s)`` for one source: one more tells a list cut short.
 
     Candidates: every article sharing a tag, and the newest ``keep + 2`` published articles
     of the source's category. Why that is enough: a candidate of score 1 among the first
@@ -388,17 +389,8 @@ def _candidates_statement(
         .join(candidate, and_(candidate.id == grouped.c.candidate_id, _published(candidate)))
         .join(source, source.c.id == grouped.c.source_id)
     )
-    if single_source:
-        # ORDER BY ... LIMIT: a top-n heap rather than a sort of every candidate.
-        return scored.order_by(*order).limit(_int(keep + 1))
-    ranked = scored.add_columns(
-        func.row_number().over(partition_by=grouped.c.source_id, order_by=order).label("rank")
-    ).subquery("ranked")
-    return (
-        select(ranked.c.source_id, ranked.c.id, ranked.c.score, ranked.c.published_at)
-        .where(ranked.c.rank <= _int(keep + 1))
-        .order_by(ranked.c.source_id, ranked.c.rank)
-    )
+    # ORDER BY ... LIMIT: a top-n heap rather than a sort of every candidate.
+    return scored.order_by(*order).limit(_int(keep + 1))
 
 
 TIERED_FROM = 3_000
@@ -502,29 +494,38 @@ def _tiered_statement(keep: int) -> Select[int, int, int, datetime | None]:
 async def _compute(
     sessionmaker: async_sessionmaker[AsyncSession], source_ids: Sequence[int], keep: int
 ) -> dict[int, _Kept]:
-    """Kept lists for these articles, computed and stored unless another read just did."""
+    """Kept lists for these articles, each computed and stored in a transaction of its own
+    unless another read just did (then read back)."""
+    found: dict[int, _Kept] = {}
+    for source_id in source_ids:
+        found.update(await _compute_one(sessionmaker, source_id, keep))
+    return found
+
+
+async def _compute_one(
+    sessionmaker: async_sessionmaker[AsyncSession], source_id: int, keep: int
+) -> dict[int, _Kept]:
+    # One article at a time: at a million articles one list costs up to a few hundred
+    # milliseconds, so a batch of them in one statement would outlive the statement timeout
+    # and never be kept; each list kept is kept even if the request fails later; and the
+    # exclusive lock, which writers wait for, is held for one list only.
     async with sessionmaker.begin() as session:
         database = database_of(session)
         await database.begin_write(session)
         await database.lock(session, _LOCK)
-        sources = await session.execute(
-            select(Article.id, Article.category_id, RelatedList.article_id)
-            .outerjoin(RelatedList, RelatedList.article_id == Article.id)
-            .where(database.any_of(Article.id, source_ids))
-        )
-        to_compute: dict[int, int] = {}  # article id -> its category
-        already: list[int] = []
-        for article_id, category_id, kept_id in sources:
-            if kept_id is None:
-                to_compute[article_id] = category_id
-            else:
-                already.append(article_id)
-        found: dict[int, _Kept] = {}
-        if already:
-            found.update(await _stored(session, already))
-        if to_compute:
-            found.update(await _computed(session, to_compute, keep))
-        return found
+        source = (
+            await session.execute(
+                select(Article.category_id, RelatedList.article_id)
+                .outerjoin(RelatedList, RelatedList.article_id == Article.id)
+                .where(Article.id == source_id)
+            )
+        ).first()
+        if source is None:
+            return {}  # not an article (any more)
+        category_id, kept_id = source
+        if kept_id is not None:
+            return await _stored(session, [source_id])
+        return {source_id: await _computed(session, source_id, category_id, keep)}
 
 
 async def _stored(session: AsyncSession, source_ids: Sequence[int]) -> dict[int, _Kept]:
@@ -549,55 +550,45 @@ async def _stored(session: AsyncSession, source_ids: Sequence[int]) -> dict[int,
     return found
 
 
-async def _computed(
-    session: AsyncSession, categories: dict[int, int], keep: int
-) -> dict[int, _Kept]:
-    """Lists for these articles (id -> category), computed and stored."""
-    ids = padded(list(categories))
-    statement: Select[int, int, int, datetime | None]
-    parameters: dict[str, Any] = {"article_ids": ids}
-    if len(ids) > 1:
-        statement = _candidates_statement(keep, single_source=False)
-    else:
-        parameters = {"article_id": ids[0], "article_ids": ids}
-        posting_rows = await session.scalar(_posting_rows_statement(), parameters) or 0
-        single = _candidates_statement(keep, single_source=True)
-        statement = _tiered_statement(keep) if posting_rows >= TIERED_FROM else single
-    ranked: dict[int, list[_Entry]] = {i: [] for i in categories}
-    for source_id, related_id, score, published_at in await session.execute(statement, parameters):
+async def _computed(session: AsyncSession, source_id: int, category_id: int, keep: int) -> _Kept:
+    """The list of this article (of this category), computed and stored."""
+    parameters: dict[str, Any] = {"article_id": source_id, "article_ids": [source_id]}
+    posting_rows = await session.scalar(_posting_rows_statement(), parameters) or 0
+    statement = (
+        _tiered_statement(keep) if posting_rows >= TIERED_FROM else _candidates_statement(keep)
+    )
+    candidates: list[_Entry] = []
+    for _, related_id, score, published_at in await session.execute(statement, parameters):
         assert published_at is not None  # every candidate is published
-        ranked[source_id].append(_Entry(related_id, score, published_at))
-    lists: list[dict[str, Any]] = []
-    rows: list[dict[str, Any]] = []
-    found: dict[int, _Kept] = {}
-    for source_id, candidates in ranked.items():
-        complete = len(candidates) <= keep
-        entries = candidates[:keep]
-        floor = entries[-1] if not complete else None
-        lists.append(
-            {
-                "article_id": source_id,
-                "category_id": categories[source_id],
-                "floor_score": floor.score if floor else 0,
-                "floor_published_at": floor.published_at if floor else None,
-                "floor_id": floor.related_id if floor else None,
-            }
+        candidates.append(_Entry(related_id, score, published_at))
+    complete = len(candidates) <= keep
+    entries = candidates[:keep]
+    floor = None if complete else entries[-1]
+    await session.execute(
+        insert(_LISTS),
+        {
+            "article_id": source_id,
+            "category_id": category_id,
+            "floor_score": floor.score if floor else 0,
+            "floor_published_at": floor.published_at if floor else None,
+            "floor_id": floor.related_id if floor else None,
+        },
+    )
+    if entries:
+        # A Core INSERT, one executemany (the ORM's bulk INSERT splits rows by their nulls).
+        await session.execute(
+            insert(_ENTRIES),
+            [
+                {
+                    "article_id": source_id,
+                    "related_id": e.related_id,
+                    "score": e.score,
+                    "published_at": e.published_at,
+                }
+                for e in entries
+            ],
         )
-        rows.extend(
-            {
-                "article_id": source_id,
-                "related_id": e.related_id,
-                "score": e.score,
-                "published_at": e.published_at,
-            }
-            for e in entries
-        )
-        found[source_id] = _Kept(complete, entries)
-    # Core INSERTs, one executemany each (the ORM's bulk INSERT splits rows by their nulls).
-    await session.execute(insert(_LISTS), lists)
-    if rows:
-        await session.execute(insert(_ENTRIES), rows)
-    return found
+    return _Kept(complete, entries)
 
 
 # --- keeping -------------------------------------------------------------------------------
