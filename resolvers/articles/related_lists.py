@@ -27,9 +27,10 @@ key order, skipping pins and articles not yet public, which by (1) and (2) is ex
 start of the SPEC's second step; then, if still short and the list holds all of ``C(s)``,
 the newest public articles (the ``first + 1`` newest cover the source and every article
 already chosen). A list cut short that runs out before ``n`` (many entries scheduled or
-pinned) is answered from scratch for that read; ``KEPT`` leaves room for 20 shown beside
-pins and scheduled articles, so that is rare. A source without a list gets one on its first
-read, computed from scratch, one article at a time.
+pinned) is computed again, twice as long; ``KEPT`` leaves room for 20 shown beside pins
+and scheduled articles, so that is rare. Every answer thus comes from a kept list, and
+what a write changes in it is what the write reports (``refresh_candidate``). A source
+without a list gets one on its first read, computed from scratch, one article at a time.
 
 Computing a list costs what ranking from scratch costs, once per article: every article
 sharing a tag is counted. An article with long posting lists is ranked in score tiers, each
@@ -105,7 +106,6 @@ from resolvers.articles.related_posts import (
     Related,
     RelatedReason,
     padded,
-    ranked_related_posts,
     reason_for,
 )
 
@@ -220,8 +220,8 @@ async def kept_related_posts(
     now: datetime,
     keep: int = KEPT,
 ) -> dict[int, list[Related]]:
-    """``ranked_related_posts`` read from the kept lists, computing those not kept yet (in a
-    transaction of their own from ``sessionmaker``). ``keep`` is for tests."""
+    """``related_posts.ranked_related_posts`` read from the kept lists, computing those not
+    kept yet, each in a transaction of its own from ``sessionmaker``. ``keep`` is for tests."""
     if first < 0:
         raise ValueError(f"first must be >= 0, not {first}")
     related: dict[int, list[Related]] = {article_id: [] for article_id in article_ids}
@@ -254,19 +254,24 @@ async def kept_related_posts(
     newest_ids = [i for _, i in sorted(newest, reverse=True)]
 
     picks: dict[int, list[_Pick]] = {}
-    from_scratch: list[int] = []
     for source_id in related:
         if source_id not in kept:
             continue  # not an article (or deleted since): nothing related
         chosen = _pick(source_id, kept[source_id], pins.get(source_id, []), newest_ids, first)
-        if chosen is None:
-            from_scratch.append(source_id)
-        else:
+        longer = keep
+        while chosen is None:
+            # Cut short, and run out before `first` (pins and scheduled articles took its
+            # room): kept again, twice as long, so that the answer still comes from a kept
+            # list, which writes keep exact and name when they change it.
+            longer *= 2
+            regrown = await _compute_one(sessionmaker, source_id, longer, replace=True)
+            if source_id not in regrown:
+                break  # deleted meanwhile
+            visible = [e for e in regrown[source_id].entries if e.published_at <= now]
+            again = _Kept(regrown[source_id].complete, visible)
+            chosen = _pick(source_id, again, pins.get(source_id, []), newest_ids, first)
+        if chosen is not None:
             picks[source_id] = chosen
-    if from_scratch:
-        related.update(
-            await ranked_related_posts(session, article_ids=from_scratch, first=first, now=now)
-        )
     wanted = {pick.article_id for chosen in picks.values() for pick in chosen}
     articles: dict[int, Article] = {}
     if wanted:
@@ -503,7 +508,11 @@ async def _compute(
 
 
 async def _compute_one(
-    sessionmaker: async_sessionmaker[AsyncSession], source_id: int, keep: int
+    sessionmaker: async_sessionmaker[AsyncSession],
+    source_id: int,
+    keep: int,
+    *,
+    replace: bool = False,
 ) -> dict[int, _Kept]:
     # One article at a time: at a million articles one list costs up to a few hundred
     # milliseconds, so a batch of them in one statement would outlive the statement timeout
@@ -523,8 +532,10 @@ async def _compute_one(
         if source is None:
             return {}  # not an article (any more)
         category_id, kept_id = source
-        if kept_id is not None:
+        if kept_id is not None and not replace:
             return await _stored(session, [source_id])
+        if kept_id is not None:
+            await drop_lists(session, [source_id])
         return {source_id: await _computed(session, source_id, category_id, keep)}
 
 
