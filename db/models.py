@@ -10,6 +10,7 @@ import enum
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -35,6 +36,7 @@ __all__ = [
     "ArticleTag",
     "Author",
     "Base",
+    "CacheInvalidation",
     "Category",
     "RelatedEntry",
     "RelatedList",
@@ -245,3 +247,20 @@ class ApiToken(Base):
     author_id: Mapped[int | None] = mapped_column(ForeignKey("authors.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class CacheInvalidation(Base):
+    """When a cache tag last went stale: the invalidation log (``resolvers.cache_invalidations``).
+
+    ``tag_key`` is a 32-bit hash of the tag; the row of key 0 is the log's own sequence, whose
+    ``seq`` is the number the latest write was given. A write that makes a tag stale sets its
+    row's ``seq`` to its own number, in its own transaction; ``changed_at`` lets rows older
+    than any kept answer be pruned.
+    """
+
+    __tablename__ = "cache_invalidations"
+    __table_args__ = (Index("ix_cache_invalidations_changed_at", "changed_at"),)
+
+    tag_key: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    changed_at: Mapped[datetime] = mapped_column(DateTime)

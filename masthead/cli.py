@@ -68,6 +68,17 @@ async def _with_database(
         await engine.dispose()
 
 
+async def _all_answers_stale(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    """Content changed behind the API (an import, the demo, a hand edit): no cached answer,
+    in any process, is served again (``resolvers.cache_invalidations``)."""
+    from db.models import utcnow
+    from resolvers.cache_invalidations import record
+    from resolvers.cache_tags import Staleness
+
+    async with sessionmaker.begin() as session:
+        await record(session, Staleness.everything(), now=utcnow())
+
+
 def _batch_size(value: str) -> int:
     from masthead.corpus.importer import MAX_BATCH_SIZE
 
@@ -80,7 +91,7 @@ def _batch_size(value: str) -> int:
 def _import(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
-    from masthead.corpus.importer import CorpusError, import_corpus
+    from masthead.corpus.importer import CorpusError, ImportResult, import_corpus
 
     with contextlib.ExitStack() as stack:
         stream: BinaryIO = sys.stdin.buffer
@@ -112,15 +123,15 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
                 except UnicodeDecodeError as error:
                     raise CorpusError(number, f"not UTF-8: {error}") from None
 
-        try:
-            result = asyncio.run(
-                _with_database(
-                    settings,
-                    lambda sessionmaker: import_corpus(
-                        sessionmaker, lines(), batch_size=args.batch_size, on_progress=written
-                    ),
-                )
+        async def imported(sessionmaker: async_sessionmaker[AsyncSession]) -> ImportResult:
+            result = await import_corpus(
+                sessionmaker, lines(), batch_size=args.batch_size, on_progress=written
             )
+            await _all_answers_stale(sessionmaker)
+            return result
+
+        try:
+            result = asyncio.run(_with_database(settings, imported))
         except CorpusError as error:
             progress.close()
             print(error, file=sys.stderr)
@@ -170,12 +181,14 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from masthead.corpus.demo import load_demo
     from masthead.corpus.importer import CorpusError
 
+    async def demo(sessionmaker: async_sessionmaker[AsyncSession]) -> bool:
+        loaded = await load_demo(sessionmaker, if_empty=args.if_empty)
+        if loaded:
+            await _all_answers_stale(sessionmaker)
+        return loaded
+
     try:
-        loaded = asyncio.run(
-            _with_database(
-                settings, lambda sessionmaker: load_demo(sessionmaker, if_empty=args.if_empty)
-            )
-        )
+        loaded = asyncio.run(_with_database(settings, demo))
     except CorpusError as error:
         print(f"demo content: {error}", file=sys.stderr)
         return 1
@@ -183,6 +196,12 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
         print("demo content loaded", file=sys.stderr)
     else:
         print("the database already has articles: demo content not loaded", file=sys.stderr)
+    return 0
+
+
+def _cache_clear(_args: argparse.Namespace, settings: Settings) -> int:
+    asyncio.run(_with_database(settings, _all_answers_stale))
+    print("every cached answer is stale, in every process", file=sys.stderr)
     return 0
 
 
@@ -284,6 +303,13 @@ def _parser() -> argparse.ArgumentParser:
         "--if-empty", action="store_true", help="only when the database has no articles yet"
     )
     demo.set_defaults(run=_demo)
+
+    cache = commands.add_parser("cache", help="the cache of answers")
+    cache_commands = cache.add_subparsers(dest="cache_command", required=True)
+    cache_clear = cache_commands.add_parser(
+        "clear", help="drop every cached answer (after writing to the database by hand)"
+    )
+    cache_clear.set_defaults(run=_cache_clear)
 
     token = commands.add_parser("token", help="API tokens for writing")
     token_commands = token.add_subparsers(dest="token_command", required=True)

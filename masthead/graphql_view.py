@@ -2,8 +2,9 @@
 
 The HTTP rules around it (headers, statuses, the token check, caching) are in
 :mod:`masthead.graphql_http`, :mod:`masthead.authentication` and
-:mod:`masthead.http_caching`, persisted queries in :mod:`masthead.persisted_queries`;
-:func:`graphql_endpoint` puts them together.
+:mod:`masthead.http_caching`, persisted queries in :mod:`masthead.persisted_queries`, the
+cache of answers in :mod:`masthead.response_cache`; :func:`graphql_endpoint` puts them
+together.
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ from strawberry.types.execution import PreExecutionError
 
 from masthead.authentication import TokenBackend, refuse_token, viewer_of
 from masthead.graphql_http import GraphQLHeaders, GraphQLStatus, RequestDeadline
-from masthead.http_caching import HttpCaching, Lifetimes, PublishingSchedule, shared_answer
+from masthead.http_caching import AnswerBasis, HttpCaching, Lifetimes, shared_answer
 from masthead.persisted_queries import PersistedQueries, query_store
 from masthead.rate_limits import ClientBudget, RateLimits, TokenGuesses
+from masthead.response_cache import AnswerStore, ResponseCache, answer_store
 from masthead.settings import Settings
+from resolvers.cache_tags import AnswerTags
 from schema.context import Context
 from schema.limits import Limits
 from schema.schema import build_schema
@@ -47,6 +50,7 @@ class GraphQLView(GraphQL[Context, None]):
         read_sessionmaker: async_sessionmaker[AsyncSession] | None = None,
     ) -> None:
         store = self._persisted_queries = query_store(settings)
+        reads = read_sessionmaker or sessionmaker
         super().__init__(
             build_schema(
                 introspection=settings.introspection,
@@ -58,7 +62,11 @@ class GraphQLView(GraphQL[Context, None]):
                 ),
                 max_tokens=settings.max_query_tokens,
                 # First, so that the document it supplies is what the others see.
-                extensions=[lambda: PersistedQueries(store), GraphQLStatus],
+                extensions=[
+                    lambda: PersistedQueries(store),
+                    GraphQLStatus,
+                    lambda: AnswerBasis(reads),
+                ],
                 max_batch=settings.max_batch_operations,
             ),
             graphql_ide="graphiql" if settings.graphiql else None,
@@ -66,10 +74,15 @@ class GraphQLView(GraphQL[Context, None]):
         self._sessionmaker = sessionmaker
         self._read_sessionmaker = read_sessionmaker
         self._rate_limits = rate_limits
-        self._schedule = PublishingSchedule(read_sessionmaker or sessionmaker)
+        self._max_tag_bytes = settings.cache_tags_max_bytes
+        self.answers: AnswerStore | None = (
+            answer_store(settings, sdl=self.schema.as_str()) if settings.response_cache else None
+        )
 
     async def close(self) -> None:
         await self._persisted_queries.close()
+        if self.answers is not None:
+            await self.answers.close()
         if self._rate_limits is not None:
             await self._rate_limits.close()
 
@@ -120,10 +133,15 @@ class GraphQLView(GraphQL[Context, None]):
         if answer is not None:
             # An anonymous GET's answer may be shared by caches: its body must be the same
             # whoever asked, so what is left of the asker's budget is in its headers alone.
-            cost = (response.get("extensions") or {}).get("cost")
+            extensions = response.get("extensions") or {}
+            cost = extensions.get("cost")
             if isinstance(cost, dict):
                 cost.pop("throttleStatus", None)
-            await answer.settle(failed=bool(result.errors), schedule=self._schedule)
+                answer.cost = int(cost.get("requestedQueryCost", 0))
+            answer.settle(failed=bool(result.errors), max_tag_bytes=self._max_tag_bytes)
+            if answer.shareable and answer.named:
+                # Where Apollo Router's response cache reads a subgraph's tags.
+                response["extensions"] = {**extensions, "apolloCacheTags": list(answer.named)}
         return response
 
     async def get_context(
@@ -144,6 +162,7 @@ class GraphQLView(GraphQL[Context, None]):
         answer = shared_answer(request.scope)
         if answer is not None:
             answer.computed_at = context.now
+            context.answer_tags = answer.shown = AnswerTags()
         return context
 
 
@@ -167,9 +186,22 @@ def graphql_endpoint(
         stale_while_revalidate=settings.cache_stale_while_revalidate,
         stale_if_error=settings.cache_stale_if_error,
     )
+    view = GraphQLView(settings, sessionmaker, rate_limits, read_sessionmaker)
     middleware = [
         # Outside compression, so that ETags tell a gzipped answer from a plain one.
         Middleware(HttpCaching, lifetimes=lifetimes),
+    ]
+    if view.answers is not None:
+        middleware.append(
+            Middleware(
+                ResponseCache,
+                store=view.answers,
+                sessionmaker=sessionmaker,
+                rate_limits=rate_limits,
+                ttl=settings.response_cache_ttl,
+            )
+        )
+    middleware += [
         # Starlette's own: answers over 1 KB gzipped for clients that accept it.
         Middleware(GZipMiddleware, minimum_size=1024),
         Middleware(GraphQLHeaders),
@@ -182,4 +214,4 @@ def graphql_endpoint(
             on_error=refuse_token,
         ),
     ]
-    return GraphQLView(settings, sessionmaker, rate_limits, read_sessionmaker), middleware
+    return view, middleware

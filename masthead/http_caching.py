@@ -11,6 +11,12 @@ else (an answer computed for a token, one holding an error, any POST, a refusal)
 ``stale-while-revalidate`` is cut the same way, since a cache serves it without asking.
 ``stale-if-error`` is not: it is for when Masthead fails, when a stale page beats none.
 
+A shared answer names what it was computed from (``resolvers.cache_tags``) in ``Cache-Tag``
+(comma-separated: Cloudflare, Akamai) and ``Surrogate-Key`` (space-separated: Fastly,
+Varnish), so that a CDN can purge exactly the answers a write changed. An answer naming more
+than a header holds (``MASTHEAD_CACHE_TAGS_MAX_BYTES``) names none and is ``public,
+no-cache``: a cache may keep it, and asks before each use (a ``304`` when it is unchanged).
+
 The ETag hashes the bytes as sent with their media type and coding, so that a gzipped
 answer and a plain one, or JSON and graphql-response+json, are told apart; hence
 :class:`HttpCaching` sits outside compression. A 304 is the 200 computed and then withheld:
@@ -18,7 +24,9 @@ it saves the transfer, not the work, and carries the headers the 200 would have 
 
 The view tells the middleware what it learnt through a :class:`SharedAnswer` in the
 request's scope (:func:`shared_answer`), the one place that what an answer was computed
-from reaches the HTTP layer.
+from reaches the HTTP layer; :class:`AnswerBasis` reads, before the query runs, what it is
+computed against (the invalidation log's stamp and the next scheduled publish, in one
+statement), for caches of Masthead's own (``masthead.response_cache``) as for HTTP's.
 """
 
 from __future__ import annotations
@@ -26,29 +34,38 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.extensions import SchemaExtension
 
 from db.failures import database_failure, once_more_if_stale
 from db.models import utcnow
-from resolvers.publishing_schedule import next_scheduled_change
+from resolvers.cache_invalidations import Basis, basis
+from resolvers.cache_tags import AnswerTags
+from schema.context import Context
 
 __all__ = [
+    "NO_CACHE",
     "PRIVATE",
+    "AnswerBasis",
     "HttpCaching",
     "Lifetimes",
-    "PublishingSchedule",
     "SharedAnswer",
+    "named_tags",
     "shared_answer",
 ]
 
 logger = logging.getLogger("masthead.http_caching")
 
 PRIVATE = "private, no-store"
+NO_CACHE = "public, no-cache"
+# Tags one answer may name: Cloudflare's cap per response.
+_MAX_NAMED_TAGS = 1000
 _ANSWER = "masthead.shared_answer"
 # Representation metadata a 304 leaves out (RFC 9110, 15.4.5): it has no content.
 _NOT_IN_304 = ("content-type", "content-length", "content-encoding")
@@ -77,45 +94,74 @@ class Lifetimes:
         return ", ".join(directives)
 
 
-class PublishingSchedule:
-    """The next scheduled publish, read afresh for each answer that may be shared: one
-    indexed seek, and right whichever process scheduled it."""
-
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-        self._sessionmaker = sessionmaker
-
-    async def next_change(self, *, after: datetime) -> datetime | None:
-        async def read() -> datetime | None:
-            async with self._sessionmaker() as session:
-                return await next_scheduled_change(session, after=after)
-
-        return await once_more_if_stale(read)
+def named_tags(tags: frozenset[str], *, max_bytes: int) -> tuple[str, ...] | None:
+    """The tags an answer names, in order; None when they are more than a header holds."""
+    names = tuple(sorted(tags))
+    if len(names) > _MAX_NAMED_TAGS or sum(len(name) + 1 for name in names) - 1 > max_bytes:
+        return None
+    return names
 
 
 @dataclass
 class SharedAnswer:
-    """What the view learnt answering an anonymous GET, for :class:`HttpCaching`."""
+    """What the view learnt answering an anonymous GET (or the response cache found), for
+    :class:`HttpCaching`."""
 
     # The clock the answer was computed with (``Context.now``): what was public then.
     computed_at: datetime | None = None
-    # Answered without errors, and the schedule read: it may be shared.
+    # Read before the query ran (:class:`AnswerBasis`); None when it could not be.
+    basis: Basis | None = None
+    # The tags of the nodes and lists the answer shows, as its fields resolve.
+    shown: AnswerTags | None = None
+    # Answered without errors, and its basis read: it may be shared.
     shareable: bool = False
     # The next scheduled publish after ``computed_at``, when the answer may change by itself.
     changes_at: datetime | None = None
+    # What it was computed from, and what of it headers name (None: too many to name).
+    tags: frozenset[str] = field(default_factory=frozenset)
+    named: tuple[str, ...] | None = ()
+    # Its cost, which each answer from a cache spends of the client's budget again.
+    cost: int = 0
 
-    async def settle(self, *, failed: bool, schedule: PublishingSchedule) -> None:
+    def settle(self, *, failed: bool, max_tag_bytes: int) -> None:
         """Once the answer is known: shareable unless it ``failed``, until the next change."""
-        if failed or self.computed_at is None:
+        if failed or self.computed_at is None or self.basis is None:
             return
+        self.changes_at = self.basis.changes_at
+        self.tags = frozenset(self.shown or ())
+        self.named = named_tags(self.tags, max_bytes=max_tag_bytes)
+        self.shareable = True
+
+
+class AnswerBasis(SchemaExtension):
+    """Before an anonymous GET's query runs: the invalidation stamp it is computed against
+    and the next scheduled publish, one statement read in the read sessions (where its data
+    comes from). Unread (the database failing), the answer is not shared."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        super().__init__()
+        self._sessionmaker = sessionmaker
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        context = self.execution_context.context
+        answer = shared_answer(context.request.scope) if isinstance(context, Context) else None
+        if answer is not None and answer.computed_at is not None:
+            answer.basis = await self._read(answer.computed_at)
+        yield
+
+    async def _read(self, now: datetime) -> Basis | None:
+        async def read() -> Basis:
+            async with self._sessionmaker() as session:
+                return await basis(session, now=now)
+
         try:
-            self.changes_at = await schedule.next_change(after=self.computed_at)
+            return await once_more_if_stale(read)
         except Exception as error:
             if database_failure(error) is None:
                 raise
-            # The answer is right, but how long it stays so is unknown: for this one alone.
-            logger.warning("publishing schedule not read (%s): the answer is private", error)
-            return
-        self.shareable = True
+            # The query may still be answered; how long it stays right is unknown.
+            logger.warning("cache basis not read (%s): the answer is private", error)
+            return None
 
 
 def shared_answer(scope: Scope) -> SharedAnswer | None:
@@ -183,9 +229,15 @@ class HttpCaching:
         headers = MutableHeaders(scope=start)
         etag = _entity_tag(headers, body)
         headers["ETag"] = etag
-        headers["Cache-Control"] = self.lifetimes.cache_control(
-            changes_at=answer.changes_at, now=utcnow()
-        )
+        if answer.named is None:
+            headers["Cache-Control"] = NO_CACHE
+        else:
+            headers["Cache-Control"] = self.lifetimes.cache_control(
+                changes_at=answer.changes_at, now=utcnow()
+            )
+            if answer.named:
+                headers["Cache-Tag"] = ",".join(answer.named)
+                headers["Surrogate-Key"] = " ".join(answer.named)
         if _none_match(request.get("if-none-match", ""), etag):
             for name in _NOT_IN_304:
                 del headers[name]

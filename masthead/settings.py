@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import NonNegativeInt, PositiveInt, field_validator, model_validator
+from pydantic import Field, NonNegativeInt, PositiveInt, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "normalize_database_url"]
@@ -58,8 +58,8 @@ class Settings(BaseSettings):
     log_sql: bool = False
     # Cost a client (a token, or an address) may spend a minute; 0 switches limits off.
     rate_limit: int = 50_000
-    # Redis, shared by every process: rate limits count there, persisted queries are kept
-    # there (and later caches).
+    # Redis, shared by every process: rate limits count there, persisted queries and cached
+    # answers are kept there.
     redis_url: str | None = None
     # Prefix of Masthead's keys in Redis, so that several sites can share one server.
     redis_namespace: str = "masthead"
@@ -72,6 +72,17 @@ class Settings(BaseSettings):
     cache_max_age: NonNegativeInt = 60
     cache_stale_while_revalidate: NonNegativeInt = 30
     cache_stale_if_error: NonNegativeInt = 86_400
+    # A shared answer names its cache tags in Cache-Tag and Surrogate-Key headers (and in
+    # extensions.apolloCacheTags) up to this many bytes a header; beyond, it names none and
+    # is `public, no-cache`. Proxies cap response headers too (nginx: proxy_buffer_size).
+    cache_tags_max_bytes: PositiveInt = 8_000
+    # Masthead's own cache of anonymous GET answers (masthead.response_cache): on or off,
+    # the bytes each process keeps, and how long an answer is kept at most (seconds; a
+    # write or a scheduled publish drops it sooner; at most half the day the invalidation
+    # log keeps its rows, resolvers.cache_invalidations). In Redis too with MASTHEAD_REDIS_URL.
+    response_cache: bool = True
+    response_cache_max_bytes: PositiveInt = 64 * 1024 * 1024
+    response_cache_ttl: Annotated[int, Field(gt=0, le=43_200)] = 3_600
     # Origins browsers may call from (comma-separated); credentials are never allowed.
     cors_origins: str = "*"
     # Addresses of reverse proxies whose X-Forwarded-For/-Proto are believed

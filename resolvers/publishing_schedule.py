@@ -12,12 +12,23 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ScalarSelect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Article, ArticleStatus
 
-__all__ = ["next_scheduled_change"]
+__all__ = ["next_scheduled_change", "next_scheduled_change_query"]
+
+
+def next_scheduled_change_query(*, after: datetime) -> ScalarSelect[datetime | None]:
+    """:func:`next_scheduled_change` as a scalar subquery, to be read with other values."""
+    return (
+        select(Article.published_at)
+        .where(Article.status == ArticleStatus.PUBLISHED.value, Article.published_at > after)
+        .order_by(Article.published_at)
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
 async def next_scheduled_change(session: AsyncSession, *, after: datetime) -> datetime | None:
@@ -27,11 +38,7 @@ async def next_scheduled_change(session: AsyncSession, *, after: datetime) -> da
     One seek into ``ix_articles_status_published`` (status, published_at): the first entry
     past ``after`` among the published articles.
     """
-    statement = (
-        select(Article.published_at)
-        .where(Article.status == ArticleStatus.PUBLISHED.value, Article.published_at > after)
-        .order_by(Article.published_at)
-        .limit(1)
+    instant: datetime | None = await session.scalar(
+        select(next_scheduled_change_query(after=after))
     )
-    instant: datetime | None = await session.scalar(statement)
     return instant

@@ -16,6 +16,7 @@ from strawberry.dataloader import DataLoader
 from db.models import Article, Author, Category, Tag, utcnow
 from resolvers.access.viewer import Viewer
 from resolvers.articles.related_posts import Related
+from resolvers.cache_tags import AnswerTags
 from resolvers.loaders import ArticleCountKey, ArticlePageKey, Batches
 from resolvers.pagination import Page
 from resolvers.read_sessions import ReadSessions
@@ -67,6 +68,14 @@ class Context:
     loaders: Loaders
     reads: ReadSessions
     budget: Budget | None = None
+    # The cache tags of an answer that may be shared (an anonymous GET's), as fields show
+    # nodes and lists (``resolvers.cache_tags``); None when nobody will keep the answer.
+    answer_tags: AnswerTags | None = None
+
+    def shows(self, tag: str) -> None:
+        """The answer shows the node or list of ``tag``."""
+        if self.answer_tags is not None:
+            self.answer_tags.add(tag)
 
     def renew(self, now: datetime) -> None:
         """Fresh loaders and clock, after a write the rest of the operation must see."""

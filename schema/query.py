@@ -9,6 +9,7 @@ import strawberry
 
 from db import models
 from resolvers.articles.reads import ArticleScope, article_by_id, article_by_slug, article_pages
+from resolvers.cache_tags import ARTICLES, AUTHORS, CATEGORIES, TAGS, NodeType, missing
 from resolvers.errors import BadUserInput
 from resolvers.global_ids import decode_global_id
 from resolvers.loaders import ArticleCountKey
@@ -31,6 +32,7 @@ __all__ = ["Query"]
 
 Named = TypeVar("Named", models.Author, models.Category, models.Tag)
 NodeT = TypeVar("NodeT")
+Found = TypeVar("Found")
 
 _ID = Annotated[strawberry.ID | None, strawberry.argument(description="Global id.")]
 _SLUG = Annotated[str | None, strawberry.argument(description="Slug.")]
@@ -52,6 +54,13 @@ def _id_or_slug(id: strawberry.ID | None, slug: str | None) -> None:
         raise BadUserInput("Pass `id` or `slug`.")
 
 
+def _found(info: Info, type_name: NodeType, found: Found | None) -> Found | None:
+    """A lookup's answer; one that found nothing may find something after a write."""
+    if found is None:
+        info.context.shows(missing(type_name))
+    return found
+
+
 async def _named(
     info: Info, model: type[Named], type_name: str, id: strawberry.ID | None, slug: str | None
 ) -> Named | None:
@@ -70,7 +79,7 @@ async def _article(info: Info, pk: int) -> Article | None:
     row = await context.read(
         lambda session: article_by_id(session, pk, viewer=context.viewer, now=context.now)
     )
-    return Article.from_row(row) if row else None
+    return _found(info, "Article", Article.shown(info, row) if row else None)
 
 
 @strawberry.type(
@@ -91,13 +100,13 @@ class Query:
             return await _article(info, pk)
         if type_name == "Author":
             author = await info.context.loaders.author_by_id.load(pk)
-            return Author.from_row(author) if author else None
+            return _found(info, "Author", Author.shown(info, author) if author else None)
         if type_name == "Category":
             category = await info.context.loaders.category_by_id.load(pk)
-            return Category.from_row(category) if category else None
+            return _found(info, "Category", Category.shown(info, category) if category else None)
         if type_name == "Tag":
             tag = await info.context.read(lambda session: session.get(models.Tag, pk))
-            return Tag.from_row(tag) if tag else None
+            return _found(info, "Tag", Tag.shown(info, tag) if tag else None)
         return None
 
     @strawberry.field(description="One article by id or slug (former slugs too); null if unknown.")
@@ -111,7 +120,7 @@ class Query:
         row = await context.read(
             lambda session: article_by_slug(session, slug, viewer=context.viewer, now=context.now)
         )
-        return Article.from_row(row) if row else None
+        return _found(info, "Article", Article.shown(info, row) if row else None)
 
     @strawberry.field(description="Articles, filtered and ordered, a page at a time.")
     async def articles(
@@ -143,14 +152,17 @@ class Query:
             )
         )
         count_key = ArticleCountKey(ArticleScope.ALL, 0, article_filter)
+        context.shows(ARTICLES)
         return connection(
-            pages[0], Article.from_row, lambda: context.loaders.article_count.load(count_key)
+            pages[0],
+            lambda row: Article.shown(info, row),
+            lambda: context.loaders.article_count.load(count_key),
         )
 
     @strawberry.field(description="One category by id or slug; null if unknown.")
     async def category(self, info: Info, id: _ID = None, slug: _SLUG = None) -> Category | None:
         row = await _named(info, models.Category, "Category", id, slug)
-        return Category.from_row(row) if row else None
+        return _found(info, "Category", Category.shown(info, row) if row else None)
 
     @strawberry.field(
         description="All categories by name (case and accents ignored), or only the top-level ones."
@@ -165,27 +177,34 @@ class Query:
         rows = await info.context.read(
             lambda session: listings.categories(session, roots_only=roots_only)
         )
-        return [Category.from_row(row) for row in rows]
+        info.context.shows(CATEGORIES)
+        return [Category.shown(info, row) for row in rows]
 
     @strawberry.field(description="One author by id or slug; null if unknown.")
     async def author(self, info: Info, id: _ID = None, slug: _SLUG = None) -> Author | None:
         row = await _named(info, models.Author, "Author", id, slug)
-        return Author.from_row(row) if row else None
+        return _found(info, "Author", Author.shown(info, row) if row else None)
 
     @strawberry.field(description="Authors by name (case and accents ignored), a page at a time.")
     async def authors(
         self, info: Info, first: _FIRST = 20, after: _AFTER = None
     ) -> Connection[Author]:
-        return await _name_connection(info, models.Author, Author.from_row, first, after)
+        info.context.shows(AUTHORS)
+        return await _name_connection(
+            info, models.Author, lambda row: Author.shown(info, row), first, after
+        )
 
     @strawberry.field(description="One tag by id or slug; null if unknown.")
     async def tag(self, info: Info, id: _ID = None, slug: _SLUG = None) -> Tag | None:
         row = await _named(info, models.Tag, "Tag", id, slug)
-        return Tag.from_row(row) if row else None
+        return _found(info, "Tag", Tag.shown(info, row) if row else None)
 
     @strawberry.field(description="Tags by name (case and accents ignored), a page at a time.")
     async def tags(self, info: Info, first: _FIRST = 20, after: _AFTER = None) -> Connection[Tag]:
-        return await _name_connection(info, models.Tag, Tag.from_row, first, after)
+        info.context.shows(TAGS)
+        return await _name_connection(
+            info, models.Tag, lambda row: Tag.shown(info, row), first, after
+        )
 
 
 async def _name_connection(

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import strawberry
 
+from resolvers.cache_tags import SEARCH
 from resolvers.search import SearchText, search_count, search_highlights, search_page
 from schema.inputs import ArticleFilter
 from schema.types import Article, Info, PageInfo
@@ -135,11 +136,12 @@ class SearchQuery:
                 )
             )
 
+        context.shows(SEARCH)
         shared = _PageHighlights(highlights)
         edges = [
             SearchEdge(
                 cursor=hit.cursor,
-                node=Article.from_row(hit.article),
+                node=Article.shown(info, hit.article),
                 score=hit.score,
                 page_highlights=shared,
             )

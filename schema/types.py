@@ -13,7 +13,9 @@ from db import models
 from resolvers.articles.reads import ArticleOrder as _Order
 from resolvers.articles.reads import ArticleScope, sort_key
 from resolvers.articles.related_posts import Related
+from resolvers.articles.related_posts import RelatedReason as _Reason
 from resolvers.articles.text_metrics import reading_time_minutes
+from resolvers.cache_tags import CATEGORIES, NEWEST, article_list, node, related
 from resolvers.errors import BadUserInput
 from resolvers.global_ids import encode_global_id
 from resolvers.loaders import ArticleCountKey, ArticlePageKey
@@ -104,6 +106,7 @@ class Connection(Generic[NodeT]):
 def connection(
     page: Page[Row], convert: Callable[[Row], NodeT], count_total: Callable[[], Awaitable[int]]
 ) -> Connection[NodeT]:
+    """A page of nodes; ``convert`` makes each (and says the answer shows it)."""
     edges = [Edge(cursor=page.cursor(row), node=convert(row)) for row in page.rows]
     info = PageInfo(
         has_next_page=page.has_next_page,
@@ -128,8 +131,26 @@ async def scoped_articles(
     request.window(sort_key(order))
     loaders = info.context.loaders
     page = await loaders.article_page.load(ArticlePageKey(scope, scope_id, order, request))
+    info.context.shows(_list_tag(scope, scope_id))
     count_key = ArticleCountKey(scope, scope_id)
-    return connection(page, Article.from_row, lambda: loaders.article_count.load(count_key))
+    return connection(
+        page, lambda row: Article.shown(info, row), lambda: loaders.article_count.load(count_key)
+    )
+
+
+def _list_tag(scope: ArticleScope, scope_id: int) -> str:
+    """The cache tag of a category's, author's or tag's articles (``resolvers.cache_tags``):
+    a category's own articles and its subtree's share one."""
+    if scope is ArticleScope.AUTHOR:
+        return article_list("Author", scope_id)
+    if scope is ArticleScope.TAG:
+        return article_list("Tag", scope_id)
+    return article_list("Category", scope_id)
+
+
+async def _count(info: Info, scope: ArticleScope, scope_id: int) -> int:
+    info.context.shows(_list_tag(scope, scope_id))
+    return await info.context.loaders.article_count.load(ArticleCountKey(scope, scope_id))
 
 
 @strawberry.type(description="A person who writes articles.")
@@ -139,6 +160,13 @@ class Author(Node):
     name: str = strawberry.field(description="Display name.")
     bio: str | None = strawberry.field(description="Short biography.")
     avatar_url: str | None = strawberry.field(description="Portrait image URL.")
+
+    @classmethod
+    def shown(cls, info: Info, row: models.Author) -> Author:
+        """The author, which the answer shows."""
+        if info.context.answer_tags is not None:
+            info.context.answer_tags.add(node("Author", row.id))
+        return cls.from_row(row)
 
     @classmethod
     def from_row(cls, row: models.Author) -> Author:
@@ -153,9 +181,7 @@ class Author(Node):
 
     @strawberry.field(description="How many public articles this author has.")
     async def article_count(self, info: Info) -> int:
-        return await info.context.loaders.article_count.load(
-            ArticleCountKey(ArticleScope.AUTHOR, self.pk)
-        )
+        return await _count(info, ArticleScope.AUTHOR, self.pk)
 
     @strawberry.field(description="This author's public articles, newest first.")
     async def articles(
@@ -182,6 +208,13 @@ class Tag(Node):
     name: str = strawberry.field(description="Display name.")
 
     @classmethod
+    def shown(cls, info: Info, row: models.Tag) -> Tag:
+        """The tag, which the answer shows."""
+        if info.context.answer_tags is not None:
+            info.context.answer_tags.add(node("Tag", row.id))
+        return cls.from_row(row)
+
+    @classmethod
     def from_row(cls, row: models.Tag) -> Tag:
         return cls(
             id=strawberry.ID(encode_global_id("Tag", row.id)),
@@ -192,9 +225,7 @@ class Tag(Node):
 
     @strawberry.field(description="How many public articles carry this tag.")
     async def article_count(self, info: Info) -> int:
-        return await info.context.loaders.article_count.load(
-            ArticleCountKey(ArticleScope.TAG, self.pk)
-        )
+        return await _count(info, ArticleScope.TAG, self.pk)
 
     @strawberry.field(description="Public articles with this tag, newest first.")
     async def articles(
@@ -223,6 +254,13 @@ class Category(Node):
     description: str | None = strawberry.field(description="What the category covers.")
 
     @classmethod
+    def shown(cls, info: Info, row: models.Category) -> Category:
+        """The category, which the answer shows."""
+        if info.context.answer_tags is not None:
+            info.context.answer_tags.add(node("Category", row.id))
+        return cls.from_row(row)
+
+    @classmethod
     def from_row(cls, row: models.Category) -> Category:
         return cls(
             id=strawberry.ID(encode_global_id("Category", row.id)),
@@ -238,29 +276,29 @@ class Category(Node):
         if self.parent_pk is None:
             return None
         row = await info.context.loaders.category_by_id.load(self.parent_pk)
-        return Category.from_row(row) if row else None
+        return Category.shown(info, row) if row else None
 
     @strawberry.field(
         description="The categories directly below this one, by name (case and accents ignored)."
     )
     async def children(self, info: Info) -> list[Category]:
         rows = await info.context.loaders.children_by_category_id.load(self.pk)
-        return [Category.from_row(row) for row in rows]
+        info.context.shows(CATEGORIES)
+        return [Category.shown(info, row) for row in rows]
 
     @strawberry.field(description="The categories above this one, root first (breadcrumbs).")
     async def ancestors(self, info: Info) -> list[Category]:
+        info.context.shows(CATEGORIES)
         if self.parent_pk is None:
             return []
         rows = await info.context.loaders.ancestors_by_category_id.load(self.pk)
-        return [Category.from_row(row) for row in rows]
+        return [Category.shown(info, row) for row in rows]
 
     @strawberry.field(
         description="How many public articles this category and its subcategories hold."
     )
     async def article_count(self, info: Info) -> int:
-        return await info.context.loaders.article_count.load(
-            ArticleCountKey(ArticleScope.CATEGORY_TREE, self.pk)
-        )
+        return await _count(info, ArticleScope.CATEGORY_TREE, self.pk)
 
     @strawberry.field(description="Public articles of this category (and its subcategories).")
     async def articles(
@@ -306,6 +344,13 @@ class Article(Node):
     word_count: int = strawberry.field(description="Words in the body's text.")
 
     @classmethod
+    def shown(cls, info: Info, row: models.Article) -> Article:
+        """The article, which the answer shows."""
+        if info.context.answer_tags is not None:
+            info.context.answer_tags.add(node("Article", row.id))
+        return cls.from_row(row)
+
+    @classmethod
     def from_row(cls, row: models.Article) -> Article:
         return cls(
             id=strawberry.ID(encode_global_id("Article", row.id)),
@@ -332,18 +377,18 @@ class Article(Node):
     async def author(self, info: Info) -> Author:
         row = await info.context.loaders.author_by_id.load(self.author_pk)
         assert row is not None  # a foreign key guarantees it
-        return Author.from_row(row)
+        return Author.shown(info, row)
 
     @strawberry.field(description="The category it is filed in.")
     async def category(self, info: Info) -> Category:
         row = await info.context.loaders.category_by_id.load(self.category_pk)
         assert row is not None  # a foreign key guarantees it
-        return Category.from_row(row)
+        return Category.shown(info, row)
 
     @strawberry.field(description="Its tags, by name (case and accents ignored).")
     async def tags(self, info: Info) -> list[Tag]:
         rows = await info.context.loaders.tags_by_article_id.load(self.pk)
-        return [Tag.from_row(row) for row in rows]
+        return [Tag.shown(info, row) for row in rows]
 
     @strawberry.field(
         description=(
@@ -356,7 +401,7 @@ class Article(Node):
         info: Info,
         first: Annotated[int, strawberry.argument(description="How many, 0..20.")] = 5,
     ) -> list[Article]:
-        return [Article.from_row(r.article) for r in await self._related(info, first)]
+        return [Article.shown(info, r.article) for r in await self._related(info, first)]
 
     @strawberry.field(
         description=(
@@ -370,7 +415,7 @@ class Article(Node):
     ) -> list[RelatedPost]:
         return [
             RelatedPost(
-                article=Article.from_row(r.article),
+                article=Article.shown(info, r.article),
                 reason=RelatedReason[r.reason.name],
                 score=r.score,
                 source_pk=self.pk,
@@ -381,7 +426,13 @@ class Article(Node):
     async def _related(self, info: Info, first: int) -> list[Related]:
         if not 0 <= first <= MAX_RELATED:
             raise BadUserInput(f"`first` must be between 0 and {MAX_RELATED}, got {first}.")
-        return await info.context.loaders.related_posts_by_article_id.load((self.pk, first))
+        found = await info.context.loaders.related_posts_by_article_id.load((self.pk, first))
+        info.context.shows(related(self.pk))
+        # Filled with the newest public articles, or short of them: a publication anywhere
+        # may change it.
+        if len(found) < first or any(r.reason is _Reason.NEWEST for r in found):
+            info.context.shows(NEWEST)
+        return found
 
 
 @strawberry.enum(description="Why an article is in another's related posts.")
@@ -410,4 +461,4 @@ class RelatedPost:
         tags = info.context.loaders.tags_by_article_id
         own, its = await tags.load_many([self.source_pk, self.article.pk])
         own_ids = {row.id for row in own}
-        return [Tag.from_row(row) for row in its if row.id in own_ids]
+        return [Tag.shown(info, row) for row in its if row.id in own_ids]

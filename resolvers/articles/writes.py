@@ -2,7 +2,9 @@
 
 Each function runs inside the caller's single transaction (``in_one_transaction``): it
 checks the viewer's rights (raising ``Unauthenticated``/``Forbidden``), validates the whole
-input (raising ``Rejected`` with every problem found) and only then writes.
+input (raising ``Rejected`` with every problem found) and only then writes. Its last step
+records what it made stale for cached answers (``resolvers.cache_tags``), in the same
+transaction.
 
 Concurrent edits: every write to an article is one guarded statement,
 ``UPDATE ... SET version = version + 1 WHERE id = :id AND version = :read``, so a version
@@ -43,6 +45,8 @@ from resolvers.articles import related_lists
 from resolvers.articles.former_slugs import Rename, keep_former_slugs
 from resolvers.articles.sanitize import sanitize_html
 from resolvers.articles.text_metrics import excerpt_from_body, plain_text, word_count
+from resolvers.cache_invalidations import record
+from resolvers.cache_tags import ArticleState, after_article_write
 from resolvers.errors import ErrorCode, Rejected, UserError, UserErrors
 from resolvers.slugs import numbered_from, slug_error, slugify, unique_slug
 from resolvers.transaction import Actor, Raced
@@ -82,6 +86,8 @@ async def create_article(session: AsyncSession, actor: Actor, *, fields: Article
     session.add(article)
     await session.flush()
     await _add_tags(session, article.id, changes.tag_ids or [])
+    # A draft: nothing an anonymous reader sees has changed.
+    await _changed(session, actor, None, article)
     return article
 
 
@@ -103,16 +109,28 @@ async def update_article(
     require_author(actor.viewer, pk_of(fields.author_id, "Author"))
     if expected_version is not None and expected_version != article.version:
         raise Rejected([_conflict(expected_version, article.version)])
+    before = ArticleState.of(article)
     old_slug, was_published = article.slug, article.status == ArticleStatus.PUBLISHED.value
     changes = await _validated(session, fields, current=article)
     article = await _write(session, article, changes.values, expected_version, actor.now)
     await keep_former_slugs(session, [Rename(article.id, old_slug, article.slug, was_published)])
+    tags_before = None
     if changes.tag_ids is not None:
-        await _replace_tags(session, article.id, changes.tag_ids)
+        tags_before = await _replace_tags(session, article.id, changes.tag_ids)
+    related: set[int] = set()
     if reranks:
         # Its own candidates changed, and its place in other lists.
         await related_lists.drop_lists(session, [article.id])
-        await related_lists.refresh_candidate(session, article.id)
+        related = await related_lists.refresh_candidate(session, article.id)
+    await _changed(
+        session,
+        actor,
+        before,
+        article,
+        related=related,
+        tags_before=tags_before,
+        tags_after=changes.tag_ids,
+    )
     return article
 
 
@@ -126,6 +144,7 @@ async def publish_article(
     require_article_editor(actor.viewer, "publish articles")
     await related_lists.keeping_lists(session)
     article = await _article_for_write(session, article_id, actor)
+    before = ArticleState.of(article)
     when = publish_at
     if when is None:
         already_public = (
@@ -136,7 +155,8 @@ async def publish_article(
         when = article.published_at if already_public else actor.now
     values = {"status": ArticleStatus.PUBLISHED.value, "published_at": when}
     article = await _write(session, article, values, None, actor.now)
-    await related_lists.refresh_candidate(session, article.id)
+    related = await related_lists.refresh_candidate(session, article.id)
+    await _changed(session, actor, before, article, related=related)
     return article
 
 
@@ -145,9 +165,11 @@ async def unpublish_article(session: AsyncSession, actor: Actor, *, article_id: 
     require_article_editor(actor.viewer, "unpublish articles")
     await related_lists.keeping_lists(session)
     article = await _article_for_write(session, article_id, actor)
+    before = ArticleState.of(article)
     values = {"status": ArticleStatus.DRAFT.value, "published_at": None}
     article = await _write(session, article, values, None, actor.now)
-    await related_lists.refresh_candidate(session, article.id)
+    related = await related_lists.refresh_candidate(session, article.id)
+    await _changed(session, actor, before, article, related=related)
     return article
 
 
@@ -157,10 +179,15 @@ async def delete_article(session: AsyncSession, actor: Actor, *, article_id: str
     # Its list and its entries in others go with it (foreign keys cascade).
     await related_lists.keeping_lists(session)
     article = await _article_for_write(session, article_id, actor)
+    # Read before it goes: its tags, and the lists it was in.
+    stale = await after_article_write(
+        session, before=ArticleState.of(article), after=None, now=actor.now
+    )
     await session.execute(
         delete(Article).where(Article.id == article.id),
         execution_options={"synchronize_session": False},
     )
+    await record(session, stale, now=actor.now)
     return article.id
 
 
@@ -199,6 +226,7 @@ async def set_related_posts(
                 ErrorCode.NOT_FOUND,
             )
     errors.raise_any()
+    before = ArticleState.of(article)
     article = await _write(session, article, {}, None, actor.now)
     await session.execute(delete(RelatedPin).where(RelatedPin.article_id == article.id))
     if pks:
@@ -209,6 +237,8 @@ async def set_related_posts(
                 for position, pk in enumerate(pks)
             ],
         )
+    # Its own list changed, with its version: the article's (a list hangs off its article).
+    await _changed(session, actor, before, article)
     return article
 
 
@@ -267,9 +297,39 @@ async def _write(
     return written
 
 
-async def _replace_tags(session: AsyncSession, article_id: int, tag_ids: Sequence[int]) -> None:
-    await session.execute(delete(ArticleTag).where(ArticleTag.article_id == article_id))
+async def _changed(
+    session: AsyncSession,
+    actor: Actor,
+    before: ArticleState | None,
+    article: Article,
+    *,
+    related: set[int] | None = None,
+    tags_before: Sequence[int] | None = None,
+    tags_after: Sequence[int] | None = None,
+) -> None:
+    """Record what the write to ``article`` made stale (``before``: as it was read)."""
+    stale = await after_article_write(
+        session,
+        before=before,
+        after=ArticleState.of(article),
+        now=actor.now,
+        related_lists=related or (),
+        tags_before=tags_before,
+        tags_after=tags_after,
+    )
+    await record(session, stale, now=actor.now)
+
+
+async def _replace_tags(
+    session: AsyncSession, article_id: int, tag_ids: Sequence[int]
+) -> list[int]:
+    """Its tags replaced by ``tag_ids``; returns those it had."""
+    had = await session.scalars(
+        delete(ArticleTag).where(ArticleTag.article_id == article_id).returning(ArticleTag.tag_id)
+    )
+    kept = list(had)
     await _add_tags(session, article_id, tag_ids)
+    return kept
 
 
 async def _add_tags(session: AsyncSession, article_id: int, tag_ids: Sequence[int]) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from db.models import Category
 from resolvers.taxonomy.lookups import name_order
 
-__all__ = ["ancestors", "children", "in_subtree", "subtree"]
+__all__ = ["ancestors", "ancestry", "children", "in_subtree", "subtree"]
 
 
 def subtree(roots: Sequence[int] | Select[Any]) -> CTE:
@@ -28,6 +28,17 @@ def subtree(roots: Sequence[int] | Select[Any]) -> CTE:
     return tree.union_all(
         select(tree.c.root_id, child.id).where(child.parent_id == tree.c.category_id)
     )
+
+
+def ancestry(category_ids: Sequence[int]) -> CTE:
+    """``id`` of each of these categories and of every category above them."""
+    start = select(Category.id.label("id"), Category.parent_id.label("parent_id")).where(
+        Category.id.in_(category_ids)
+    )
+    chain = start.cte("ancestry", recursive=True)
+    above = aliased(Category)
+    # UNION: two starting categories under one root meet there, and count it once.
+    return chain.union(select(above.id, above.parent_id).where(above.id == chain.c.parent_id))
 
 
 class _InIds(FunctionElement[bool]):

@@ -3,6 +3,9 @@
 Fields of the update inputs are three-valued: ``UNCHANGED`` (not given: keep), None
 (given as null: clear, where the column may be empty) or a value. A missing or null slug
 keeps the current one on update (slugs are in links) and is generated on create.
+
+Each write's last step records what it made stale for cached answers
+(``resolvers.cache_tags``), in its transaction.
 """
 
 from __future__ import annotations
@@ -18,6 +21,13 @@ from db.dialects import database_of
 from db.models import Article, ArticleTag, Author, Category, Tag
 from resolvers.access.permissions import require_admin
 from resolvers.articles import related_lists
+from resolvers.cache_invalidations import record
+from resolvers.cache_tags import (
+    ArticleState,
+    after_category_write,
+    after_named_write,
+    after_tag_delete,
+)
 from resolvers.errors import ErrorCode, Rejected, UserError, UserErrors
 from resolvers.slugs import slug_error, slugify, unique_slug
 from resolvers.transaction import Actor
@@ -65,6 +75,10 @@ async def create_category(
     category = Category(**values)
     session.add(category)
     await session.flush()
+    stale = await after_category_write(
+        session, category_id=category.id, before=None, after=(category.slug, category.parent_id)
+    )
+    await record(session, stale, now=actor.now)
     return category
 
 
@@ -74,6 +88,7 @@ async def update_category(
     """Rename, re-slug, describe or move a category; making it its own ancestor is a CYCLE."""
     require_admin(actor.viewer, "update categories")
     category = await _for_write(session, Category, category_id)
+    before = (category.slug, category.parent_id)
     values = await _category_values(session, fields, current=category)
     moves = values.get("parent_id", category.parent_id) not in (None, category.parent_id)
     if moves:
@@ -81,6 +96,10 @@ async def update_category(
     written = await _write(session, Category, category, values)
     if moves and await _in_cycle(session, category.id):
         raise Rejected([_cycle()])
+    stale = await after_category_write(
+        session, category_id=written.id, before=before, after=(written.slug, written.parent_id)
+    )
+    await record(session, stale, now=actor.now)
     return written
 
 
@@ -93,6 +112,10 @@ async def delete_category(session: AsyncSession, actor: Actor, *, category_id: s
     if await session.scalar(select(exists().where(Category.parent_id == category.id))):
         raise Rejected([_in_use("category", "subcategories")])
     await session.execute(delete(Category).where(Category.id == category.id))
+    stale = await after_category_write(
+        session, category_id=category.id, before=(category.slug, category.parent_id), after=None
+    )
+    await record(session, stale, now=actor.now)
     return category.id
 
 
@@ -105,6 +128,11 @@ async def create_author(session: AsyncSession, actor: Actor, *, fields: AuthorFi
     author = Author(**values)
     session.add(author)
     await session.flush()
+    await record(
+        session,
+        after_named_write("Author", author.id, before=None, after=author.slug),
+        now=actor.now,
+    )
     return author
 
 
@@ -113,8 +141,12 @@ async def update_author(
 ) -> Author:
     require_admin(actor.viewer, "update authors")
     author = await _for_write(session, Author, author_id)
+    before = author.slug
     values = await _author_values(session, fields, current=author)
-    return await _write(session, Author, author, values)
+    written = await _write(session, Author, author, values)
+    stale = after_named_write("Author", written.id, before=before, after=written.slug)
+    await record(session, stale, now=actor.now)
+    return written
 
 
 async def delete_author(session: AsyncSession, actor: Actor, *, author_id: str) -> int:
@@ -124,6 +156,8 @@ async def delete_author(session: AsyncSession, actor: Actor, *, author_id: str) 
     if await session.scalar(select(exists().where(Article.author_id == author.id))):
         raise Rejected([_in_use("author", "articles")])
     await session.execute(delete(Author).where(Author.id == author.id))
+    stale = after_named_write("Author", author.id, before=author.slug, after=None)
+    await record(session, stale, now=actor.now)
     return author.id
 
 
@@ -136,14 +170,21 @@ async def create_tag(session: AsyncSession, actor: Actor, *, fields: TagFields) 
     tag = Tag(**values)
     session.add(tag)
     await session.flush()
+    await record(
+        session, after_named_write("Tag", tag.id, before=None, after=tag.slug), now=actor.now
+    )
     return tag
 
 
 async def update_tag(session: AsyncSession, actor: Actor, *, tag_id: str, fields: TagFields) -> Tag:
     require_admin(actor.viewer, "update tags")
     tag = await _for_write(session, Tag, tag_id)
+    before = tag.slug
     values = await _tag_values(session, fields, current=tag)
-    return await _write(session, Tag, tag, values)
+    written = await _write(session, Tag, tag, values)
+    stale = after_named_write("Tag", written.id, before=before, after=written.slug)
+    await record(session, stale, now=actor.now)
+    return written
 
 
 async def delete_tag(session: AsyncSession, actor: Actor, *, tag_id: str) -> int:
@@ -154,14 +195,24 @@ async def delete_tag(session: AsyncSession, actor: Actor, *, tag_id: str) -> int
     # Its articles' candidates change; others rank them the same (they lack the tag).
     await related_lists.drop_lists_of_tag(session, tag.id)
     tagged = select(ArticleTag.article_id).where(ArticleTag.tag_id == tag.id)
-    await session.execute(
+    written = await session.execute(
         update(Article)
         .where(Article.id.in_(tagged))
-        .values(version=Article.version + 1, updated_at=actor.now),
+        .values(version=Article.version + 1, updated_at=actor.now)
+        .returning(
+            Article.id,
+            Article.slug,
+            Article.status,
+            Article.published_at,
+            Article.category_id,
+            Article.author_id,
+        ),
         execution_options={"synchronize_session": False},
     )
+    articles = [ArticleState(*row) for row in written]
     await session.execute(delete(ArticleTag).where(ArticleTag.tag_id == tag.id))
     await session.execute(delete(Tag).where(Tag.id == tag.id))
+    await record(session, await after_tag_delete(session, tag.id, articles), now=actor.now)
     return tag.id
 
 

@@ -1,4 +1,9 @@
-"""Small factories that write rows straight into the database under test."""
+"""Small factories that write rows straight into the database under test.
+
+Written behind the API's back, as ``masthead import`` writes, each also records that every
+cached answer is stale (``all``), in its transaction: tests that read, write here, and read
+again see what they wrote.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,18 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import Article, ArticleStatus, ArticleTag, Author, Category, RelatedPin, Tag, utcnow
+from resolvers.cache_invalidations import record
+from resolvers.cache_tags import Staleness
 
 _serial = itertools.count(1)
 
 
 def _next() -> int:
     return next(_serial)
+
+
+async def _behind_the_api(session: AsyncSession) -> None:
+    await record(session, Staleness.everything(), now=utcnow())
 
 
 async def make_author(
@@ -32,6 +43,7 @@ async def make_author(
     )
     async with sessionmaker.begin() as session:
         session.add(author)
+        await _behind_the_api(session)
     return author
 
 
@@ -51,6 +63,7 @@ async def make_category(
     )
     async with sessionmaker.begin() as session:
         session.add(category)
+        await _behind_the_api(session)
     return category
 
 
@@ -64,6 +77,7 @@ async def make_tag(
     tag = Tag(name=name or f"tag {n}", slug=slug or f"tag-{n}")
     async with sessionmaker.begin() as session:
         session.add(tag)
+        await _behind_the_api(session)
     return tag
 
 
@@ -103,6 +117,7 @@ async def make_article(
         session.add(article)
         await session.flush()
         session.add_all(ArticleTag(article_id=article.id, tag_id=tag.id) for tag in tags)
+        await _behind_the_api(session)
     return article
 
 
@@ -114,3 +129,4 @@ async def pin_related(
             RelatedPin(article_id=article.id, position=i, related_id=r.id)
             for i, r in enumerate(related)
         )
+        await _behind_the_api(session)
