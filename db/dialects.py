@@ -7,6 +7,7 @@ difference between the two databases is written down here once, next to its reas
 from __future__ import annotations
 
 import hashlib
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,12 +35,14 @@ from sqlalchemy.pool import ConnectionPoolEntry
 __all__ = [
     "POSTGRESQL",
     "SQLITE",
+    "BulkWriter",
     "Database",
     "DatabaseKind",
     "Timeouts",
     "code_point_string",
     "database_for_url",
     "database_of",
+    "search_text",
 ]
 
 
@@ -59,6 +62,41 @@ _COMMAND_GRACE = 0.25
 class DatabaseKind(StrEnum):
     SQLITE = "sqlite"
     POSTGRESQL = "postgresql"
+
+
+class BulkWriter(ABC):
+    """Inserts rows that are all new, many to a statement, in one transaction (an import's).
+
+    Constraints and triggers hold as for any insert. The upkeep of tables that hold no rows
+    yet can wait for the rows: :meth:`defer` drops what is faster built in bulk (in the
+    transaction, so that one never committed leaves it all in place) and :meth:`finish`
+    builds it again, in the same transaction.
+    """
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+        self._rebuild: list[str] = []
+
+    @abstractmethod
+    async def insert(
+        self, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Insert ``rows``, their values in ``columns`` order; none of them may exist yet."""
+
+    @abstractmethod
+    async def defer(self, tables: Sequence[Table]) -> None:
+        """Leave the upkeep of ``tables``, which must be empty, to :meth:`finish`."""
+
+    async def finish(self) -> None:
+        """Build what :meth:`defer` left, once every row is in."""
+        for statement in self._rebuild:
+            await self.connection.execute(text(statement))
+        self._rebuild = []
+
+    async def _drop(self, drops: Iterable[str], rebuild: Iterable[str]) -> None:
+        for statement in drops:
+            await self.connection.execute(text(statement))
+        self._rebuild += rebuild
 
 
 class Database(ABC):
@@ -102,6 +140,10 @@ class Database(ABC):
     async def advance_sequences(self, connection: AsyncConnection, tables: Iterable[Table]) -> None:
         """Move id generators past ids written explicitly (an import keeps its keys)."""
 
+    @abstractmethod
+    def bulk_writer(self, connection: AsyncConnection) -> BulkWriter:
+        """A writer of new rows, many to a statement, in the connection's transaction."""
+
 
 class _SQLite(Database):
     kind = DatabaseKind.SQLITE
@@ -132,6 +174,137 @@ class _SQLite(Database):
     async def advance_sequences(self, connection: AsyncConnection, tables: Iterable[Table]) -> None:
         # INTEGER PRIMARY KEY takes max(id) + 1 by itself.
         return
+
+    def bulk_writer(self, connection: AsyncConnection) -> BulkWriter:
+        return _SQLiteBulkWriter(connection)
+
+
+class _SQLiteBulkWriter(BulkWriter):
+    def __init__(self, connection: AsyncConnection) -> None:
+        super().__init__(connection)
+        # Whether new articles go into the search index here, its insert trigger dropped.
+        self._indexing_search = False
+
+    async def insert(
+        self, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        if not rows:
+            return
+        dialect = self.connection.dialect
+        processors = [
+            (index, processor)
+            for index, name in enumerate(columns)
+            if (processor := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+        ]
+        # Values as SQLAlchemy would bind them (times as its text), to be stored alike.
+        stored: Sequence[Sequence[Any]] = rows
+        if processors:
+            converted = [list(row) for row in rows]
+            for values in converted:
+                for index, process in processors:
+                    if values[index] is not None:
+                        values[index] = process(values[index])
+            stored = converted
+        await self._insert(table.name, columns, stored)
+        if self._indexing_search and table.name == _SEARCHED:
+            at = {name: columns.index(name) for name in ("id", "title", "excerpt", "body")}
+            await self._insert(
+                _SEARCH_INDEX,
+                ("rowid", "title", "excerpt", "body"),
+                [
+                    (
+                        row[at["id"]],
+                        row[at["title"]],
+                        row[at["excerpt"]],
+                        search_text(row[at["body"]]),
+                    )
+                    for row in rows
+                ],
+            )
+
+    async def _insert(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        names = ", ".join(columns)
+        if any(isinstance(value, str) and "\x00" in value for row in rows for value in row):
+            # SQLite's JSON functions end a string at an escaped NUL: rows holding one are
+            # bound one by one, as any other insert binds them.
+            places = ", ".join("?" * len(columns))
+            await self.connection.exec_driver_sql(
+                f"INSERT INTO {table} ({names}) VALUES ({places})", [tuple(row) for row in rows]
+            )
+            return
+        # One statement reading every row from one JSON text, rather than one execution per
+        # row: the driver's thread then takes Python's GIL back once per batch, not once per
+        # row, each time waiting for the import reading the next batch to let go of it.
+        picked = ", ".join(f"value ->> {index}" for index in range(len(columns)))
+        await self.connection.execute(
+            text(f"INSERT INTO {table} ({names}) SELECT {picked} FROM json_each(:rows)"),
+            {"rows": _JSON(rows)},
+        )
+
+    async def defer(self, tables: Sequence[Table]) -> None:
+        names = [table.name for table in tables]
+        # Indexes of CREATE INDEX alone: those of UNIQUE and PRIMARY KEY are constraints.
+        indexes = await self.connection.execute(
+            text(
+                "SELECT m.name, m.sql FROM sqlite_master AS m, pragma_index_list(m.tbl_name) AS i"
+                " WHERE m.type = 'index' AND i.name = m.name AND i.origin = 'c'"
+                ' AND NOT i."unique" AND m.tbl_name IN (SELECT value FROM json_each(:tables))'
+            ),
+            {"tables": _JSON(names)},
+        )
+        dropped = indexes.all()
+        await self._drop(
+            (f'DROP INDEX "{name}"' for name, _ in dropped), (sql for _, sql in dropped)
+        )
+        if _SEARCHED in names:
+            # The trigger reads each new row back through the view that strips its HTML:
+            # the rows' own text, stripped here alike, costs a fraction of that.
+            trigger = await self.connection.scalar(
+                text("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = :name"),
+                {"name": _SEARCH_INSERT_TRIGGER},
+            )
+            if trigger is not None:
+                await self._drop([f'DROP TRIGGER "{_SEARCH_INSERT_TRIGGER}"'], [trigger])
+                self._indexing_search = True
+
+
+# The full-text index of migration 0002, the table it indexes and its trigger on inserts.
+_SEARCH_INDEX = "article_search"
+_SEARCHED = "articles"
+_SEARCH_INSERT_TRIGGER = "article_search_insert"
+# Entities the view decodes, in its order ("&amp;" last, so "&amp;lt;" stays "&lt;").
+_SEARCH_ENTITIES = (
+    ("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&#39;", "'"), ("&nbsp;", " "), ("&amp;", "&")
+)  # fmt: skip
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def search_text(html: str) -> str:
+    """A body's text as migration 0002's view ``article_search_text`` gives it to SQLite's
+    full-text index: what lies outside ``<...>`` tags, each piece after a space (the first
+    too, empty), an unclosed tag cutting the rest, then the entities decoded.
+
+    The index must be given exactly what the view gives, since removing a row later reads
+    the view to know what to take out (a test holds the two together).
+    """
+    pieces = [""]
+    position, end = 0, len(html)
+    while position < end:
+        opening = html.find("<", position)
+        if opening < 0:
+            pieces.append(html[position:])
+            break
+        pieces.append(html[position:opening])
+        closing = html.find(">", opening)
+        if closing < 0:
+            break
+        position = closing + 1
+    stripped = " ".join(pieces)
+    for entity, character in _SEARCH_ENTITIES:
+        stripped = stripped.replace(entity, character)
+    return stripped
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
@@ -208,6 +381,68 @@ class _PostgreSQL(Database):
                     ") AS s WHERE top > coalesce(pg_sequence_last_value(seq), 0)"
                 )
             )
+
+    def bulk_writer(self, connection: AsyncConnection) -> BulkWriter:
+        return _PostgreSQLBulkWriter(connection)
+
+
+class _PostgreSQLBulkWriter(BulkWriter):
+    async def insert(
+        self, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        if not rows:
+            return
+        # COPY, through the driver's connection under the SQLAlchemy one: binary rows in one
+        # stream, the fastest way into PostgreSQL.
+        raw = await self.connection.get_raw_connection()
+        driver = raw.driver_connection
+        if driver is not None and not driver.is_in_transaction():
+            # The adapter begins the transaction at its first statement: a COPY before any
+            # would commit by itself.
+            await self.connection.execute(text("SELECT 1"))
+        if driver is None or not driver.is_in_transaction():
+            raise RuntimeError("a bulk insert belongs to a transaction, not to autocommit")
+        await driver.copy_records_to_table(table.name, records=rows, columns=list(columns))
+
+    async def defer(self, tables: Sequence[Table]) -> None:
+        names = {"tables": [table.name for table in tables]}
+        indexes = (await self.connection.execute(text(_SECONDARY_INDEXES), names)).all()
+        keys = (await self.connection.execute(text(_FOREIGN_KEYS), names)).all()
+        await self._drop(
+            [
+                *(f'DROP INDEX "{name}"' for name, _ in indexes),
+                *(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"' for table, name, _ in keys),
+            ],
+            [
+                f"SET LOCAL maintenance_work_mem = '{_BUILD_MEMORY}'",
+                *(definition for _, definition in indexes),
+                *(
+                    f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" {definition}'
+                    for table, name, definition in keys
+                ),
+            ],
+        )
+
+
+# Secondary indexes of the tables named: one sort each (workers in parallel for B-trees),
+# and the GIN indexes of search built from all the vectors at once rather than merged in.
+_SECONDARY_INDEXES = (
+    "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index AS x"
+    " JOIN pg_class AS i ON i.oid = x.indexrelid JOIN pg_class AS t ON t.oid = x.indrelid"
+    " WHERE t.relname = ANY(:tables) AND t.relnamespace = current_schema()::regnamespace"
+    " AND NOT x.indisunique AND NOT x.indisprimary ORDER BY i.relname"
+)
+# Their foreign keys: checked row by row, each a lookup by its own trigger; added back, each
+# is one join over all the rows.
+_FOREIGN_KEYS = (
+    "SELECT t.relname, c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint AS c"
+    " JOIN pg_class AS t ON t.oid = c.conrelid WHERE c.contype = 'f'"
+    " AND t.relname = ANY(:tables) AND t.relnamespace = current_schema()::regnamespace"
+    " ORDER BY c.conname"
+)
+# Memory for building the deferred indexes (the server's default is 64 MB): the GIN
+# indexes of search build in one pass under it instead of spilling and merging.
+_BUILD_MEMORY = "256MB"
 
 
 def _terminate_at_once(dbapi_connection: Any, _record: ConnectionPoolEntry, _error: Any) -> None:

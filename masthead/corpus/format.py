@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 __all__ = [
@@ -56,9 +57,13 @@ class RecordKind:
             return int(digits)
         return None
 
+    @cached_property
+    def _names(self) -> frozenset[str]:
+        return frozenset({"type", "key", *self.fields, *self.optional})
+
     def unknown(self, record: dict[str, Any]) -> list[str]:
         """The names in ``record`` that no record of this kind has, in the record's order."""
-        known = {"type", "key", *self.fields, *self.optional}
+        known = self._names
         return [name for name in record if name not in known]
 
     def describe(self) -> str:

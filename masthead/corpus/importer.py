@@ -10,20 +10,30 @@ with: it never goes back, or an editor holding an older version could overwrite 
 Imported into an empty database, an export thus recreates every article exactly.
 
 Memory stays flat whatever the file's size: lines are read one at a time
-(``masthead.corpus.records``) and rows written a batch at a time. A bad line raises
-:class:`CorpusError` with its line number and, since the whole import is one transaction,
-leaves the database exactly as it was.
+(``masthead.corpus.records``) and rows written a batch at a time, the next batch read while
+one is written. A bad line raises :class:`CorpusError` with its line number and, since the
+whole import is one transaction, leaves the database exactly as it was; so does an import
+interrupted in any way (an exception, Ctrl-C, a killed process, a lost connection).
+
+Articles the database does not hold yet (the whole file, into a new site) skip the upsert:
+they and their tags, pins and former slugs go in through the database's bulk writer
+(``db.dialects.BulkWriter``: COPY on PostgreSQL, one statement per batch on SQLite). Into a
+database without articles, what those tables keep up row by row and a bulk build makes
+faster (secondary indexes; PostgreSQL's foreign keys) is dropped at the start and built at
+the end, inside the same transaction. The rows, search results and export are those of an
+upsert one record at a time.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, or_, select, text, update
+from sqlalchemy import Table, bindparam, delete, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -58,6 +68,10 @@ _ARTICLE_SLUGS = _TABLES[ArticleSlug.__tablename__]
 
 # A batch's keys and slugs go into IN lists, and both databases cap bound parameters at 32767.
 MAX_BATCH_SIZE = 10_000
+# The tables whose upkeep an import into no articles leaves to the end (db.dialects).
+_BULK_TABLES = (_ARTICLES, _ARTICLE_TAGS, _RELATED_PINS, _ARTICLE_SLUGS)
+# How often reading gives the event loop a turn, for the batch being written meanwhile.
+_LINES_BETWEEN_TURNS = 16
 
 
 @dataclass(frozen=True)
@@ -100,6 +114,31 @@ class _DeferredPins:
     counted: bool
     version: int
     floor: int | None
+
+
+def _waiting_pins(
+    row: Row, missing: set[int], *, existed: bool, counted: bool, version: int
+) -> _DeferredPins:
+    """The pins of ``row``, which names an article not read yet, to be written at the end."""
+    return _DeferredPins(
+        line=row.line,
+        article_id=row.id,
+        related=row.related,
+        unknown=[related for related in row.related if related in missing],
+        existed=existed,
+        counted=counted,
+        version=version,
+        floor=row.version,
+    )
+
+
+@dataclass
+class _Batch:
+    """Rows of one kind to write together, and the article references they left unresolved."""
+
+    kind: RecordKind
+    rows: list[Row] = field(default_factory=list)
+    unresolved: set[int] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -148,7 +187,7 @@ def _differs(row: Row, stored: dict[str, Any]) -> bool:
 
 
 class _Importer:
-    """The state of one import: keys seen, the batch being collected, pins waiting."""
+    """The state of one import: keys seen, the batch being written, pins waiting."""
 
     def __init__(
         self,
@@ -162,29 +201,75 @@ class _Importer:
         self.batch_size = batch_size
         self.on_progress = on_progress
         self.reader = RecordReader()
-        self.batch: list[Row] = []
-        self.batch_kind: RecordKind | None = None
         self.deferred: list[_DeferredPins] = []
+        # Articles up to this id may be in the database; any above it is new to it.
+        self.last_stored = 0
+        # New articles go in through it, many to a statement.
+        self.writer = self.database.bulk_writer(connection)
         self.changed = 0
         self.written = 0
         self.articles_written = 0
 
-    async def add(self, line: int, source: str) -> None:
-        kind, record = decode(line, source)
-        # The batch so far is written first: its lines come earlier, so their errors do too.
-        if self.batch_kind is not kind or len(self.batch) >= self.batch_size:
-            await self.flush()
-            self.batch_kind = kind
-        self.batch.append(self.reader.read(kind, record, line))
+    async def start(self) -> None:
+        await self.reader.load_existing(self.connection)
+        last = await self.connection.scalar(select(func.max(_ARTICLES.c.id)))
+        self.last_stored = last or 0
+        if last is None:
+            # Nothing to keep up yet: indexes built once from sorted rows at the end cost
+            # a fraction of inserting every row into each of them.
+            await self.writer.defer(_BULK_TABLES)
 
-    async def flush(self) -> None:
-        rows, kind = self.batch, self.batch_kind
-        self.batch = []
-        if not rows or kind is None:
-            return
+    async def run(self, lines: Iterable[str]) -> None:
+        """Read and write ``lines``: a batch is written while the next one is read.
+
+        Reading is Python's work and writing the database's (its own process, or SQLite's
+        thread outside the GIL), so the two overlap. Batches are written in file order,
+        each after the one before, so an error is still the first a line-by-line import
+        would meet: a bad line waits for the batches before it to be written.
+        """
+        writing: asyncio.Task[None] | None = None
+        try:
+            async for batch in self._batches(lines):
+                if writing is not None:
+                    # Shielded: an import interrupted here lets the batch end between two
+                    # statements, where rolling back finds the connection usable.
+                    await asyncio.shield(writing)
+                writing = asyncio.create_task(self._write(batch))
+        except BaseException:
+            # The batch being written ends first: its lines come earlier, so its error does.
+            if writing is not None:
+                await writing
+            raise
+        if writing is not None:
+            await writing
+
+    async def _batches(self, lines: Iterable[str]) -> AsyncIterator[_Batch]:
+        batch: _Batch | None = None
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            kind, record = decode(number, line)
+            # The batch so far is handed over first: its lines come earlier, so their
+            # errors do too.
+            if batch is not None and (batch.kind is not kind or len(batch.rows) >= self.batch_size):
+                batch.unresolved = self.reader.take_unresolved()
+                yield batch
+                batch = None
+            if batch is None:
+                batch = _Batch(kind)
+            batch.rows.append(self.reader.read(kind, record, number))
+            if number % _LINES_BETWEEN_TURNS == 0:
+                # The writer's statements go on only when the event loop gets a turn.
+                await asyncio.sleep(0)
+        if batch is not None:
+            batch.unresolved = self.reader.take_unresolved()
+            yield batch
+
+    async def _write(self, batch: _Batch) -> None:
+        rows, kind = batch.rows, batch.kind
         await self._check_slugs(kind, rows)
         if kind is ARTICLE:
-            changed = await self._write_articles(rows)
+            changed = await self._write_articles(batch)
         else:
             # Core, not the ORM, writes these rows: their names are keyed here (db.name_keys).
             keyed = [row.values | {"name_key": name_key(row.values["name"])} for row in rows]
@@ -253,18 +338,82 @@ class _Importer:
         result = await self.connection.execute(upsert, rows)
         return {row_id for (row_id,) in result}
 
-    async def _write_articles(self, rows: list[Row]) -> int:
-        columns = [_ARTICLES.c[name] for name in (*_ARTICLE_CONTENT, "created_at", "version")]
-        before: dict[int, dict[str, Any]] = {
-            row.id: dict(row._mapping)
-            for row in await self.connection.execute(
-                select(_ARTICLES.c.id, *columns).where(_ARTICLES.c.id.in_([r.id for r in rows]))
+    async def _write_articles(self, batch: _Batch) -> int:
+        rows = batch.rows
+        stored = [row.id for row in rows if row.id <= self.last_stored]
+        before: dict[int, dict[str, Any]] = {}
+        if stored:
+            columns = [_ARTICLES.c[name] for name in (*_ARTICLE_CONTENT, "created_at", "version")]
+            found = await self.connection.execute(
+                select(_ARTICLES.c.id, *columns).where(_ARTICLES.c.id.in_(stored))
             )
-        }
-        missing = await self._missing_articles()
+            before = {row.id: dict(row._mapping) for row in found}
+        missing = await self._missing_articles(batch.unresolved)
+        waiting = {row.id for row in rows if not missing.isdisjoint(row.related)}
+        new = [row for row in rows if row.id not in before]
+        # The new rows first: an article already there may come to pin one of them.
+        await self._insert_articles(new, waiting)
+        changed = len(new)
+        if before:
+            changed += await self._update_articles(
+                [row for row in rows if row.id in before], before, missing, waiting
+            )
+        self.deferred += (
+            _waiting_pins(row, missing, existed=False, counted=True, version=row.values["version"])
+            for row in new
+            if row.id in waiting
+        )
+        return changed
+
+    async def _insert_articles(self, rows: list[Row], waiting: set[int]) -> None:
+        """Write articles the database does not hold, with their tags, pins (unless they
+        wait for a later article) and former slugs, as they would be upserted one by one:
+        the version the file gives or 1, pins from position 0, former slugs from 1."""
+        if not rows:
+            return
+        insert = self.writer.insert
+        columns = list(rows[0].values)
+        await insert(
+            _ARTICLES,
+            columns,
+            [tuple(row.values[name] for name in columns) for row in rows],
+        )
+        await insert(
+            _ARTICLE_TAGS,
+            ("article_id", "tag_id"),
+            [(row.id, tag) for row in rows for tag in row.tags],
+        )
+        await insert(
+            _RELATED_PINS,
+            ("article_id", "position", "related_id"),
+            [
+                (row.id, position, related)
+                for row in rows
+                if row.id not in waiting
+                for position, related in enumerate(row.related)
+            ],
+        )
+        await insert(
+            _ARTICLE_SLUGS,
+            ("slug", "article_id", "position"),
+            [
+                (slug, row.id, position)
+                for row in rows
+                for position, slug in enumerate(row.previous_slugs, start=1)
+            ],
+        )
+
+    async def _update_articles(
+        self,
+        rows: list[Row],
+        before: dict[int, dict[str, Any]],
+        missing: set[int],
+        waiting: set[int],
+    ) -> int:
+        """Bring articles the database holds (``before``) to ``rows``; how many changed."""
         # Unchanged rows are not even offered to the upsert: PostgreSQL would compute the
         # row's generated search vector before finding the conflict.
-        differing = [row for row in rows if row.id not in before or _differs(row, before[row.id])]
+        differing = [row for row in rows if _differs(row, before[row.id])]
         written: set[int] = set()
         # A creation time the file gives replaces the stored one; without one it stays.
         for restoring in (False, True):
@@ -286,19 +435,15 @@ class _Importer:
                     before[row.id]["status"] == ArticleStatus.PUBLISHED.value,
                 )
                 for row in rows
-                if row.id in before
             ],
         )
         existing = set(before)
         # After the renames: the slug an article leaves here then comes before the slugs
         # the line lists that it lacks, as in an export made after further renames.
         # ``_check_slugs`` refused any slug another article holds.
-        gained = (
-            await add_former_slugs(self.connection, {row.id: row.previous_slugs for row in rows})
-            & existing
+        gained = await add_former_slugs(
+            self.connection, {row.id: row.previous_slugs for row in rows}
         )
-
-        waiting = {row.id for row in rows if not missing.isdisjoint(row.related)}
         tags = {row.id: row.tags for row in rows}
         pins = {row.id: row.related for row in rows if row.id not in waiting}
         relinked = await self._replace_tags(tags, existing) | await self._replace_pins(
@@ -308,9 +453,6 @@ class _Importer:
         changed = written | relinked | gained
 
         def version_now(row: Row) -> int:
-            if row.id not in before:
-                inserted: int = row.values["version"]
-                return inserted
             stored: int = before[row.id]["version"]
             return stored + (row.id in changed)
 
@@ -321,28 +463,22 @@ class _Importer:
         }
         await self._raise_versions(floors)
         self.deferred += (
-            _DeferredPins(
-                line=row.line,
-                article_id=row.id,
-                related=row.related,
-                unknown=[related for related in row.related if related in missing],
-                existed=row.id in before,
-                counted=row.id in changed,
-                version=version_now(row),
-                floor=row.version,
+            _waiting_pins(
+                row, missing, existed=True, counted=row.id in changed, version=version_now(row)
             )
             for row in rows
             if row.id in waiting
         )
         return len(changed | set(floors))
 
-    async def _missing_articles(self) -> set[int]:
-        """Articles named as related that are neither earlier in the file nor in the database."""
-        wanted = self.reader.take_unresolved()
-        if not wanted:
-            return set()
+    async def _missing_articles(self, wanted: set[int]) -> set[int]:
+        """Of ``wanted`` (named as related, not earlier in the file), those the database
+        does not hold either."""
+        stored = [article_id for article_id in wanted if article_id <= self.last_stored]
+        if not stored:
+            return wanted
         found = await self.connection.execute(
-            select(_ARTICLES.c.id).where(_ARTICLES.c.id.in_(list(wanted)))
+            select(_ARTICLES.c.id).where(_ARTICLES.c.id.in_(stored))
         )
         return wanted - {row_id for (row_id,) in found}
 
@@ -431,8 +567,8 @@ class _Importer:
             )
 
     async def finish(self) -> None:
-        await self.flush()
         await self._write_deferred_pins()
+        await self.writer.finish()
         await self.database.advance_sequences(
             self.connection, (_AUTHORS, _CATEGORIES, _TAGS, _ARTICLES)
         )
@@ -492,12 +628,13 @@ async def import_corpus(
     if not 1 <= batch_size <= MAX_BATCH_SIZE:
         raise ValueError(f"batch_size must be between 1 and {MAX_BATCH_SIZE}")
     async with sessionmaker.begin() as session:
+        # From the first statement on: the keys read first and the indexes dropped for the
+        # bulk build (SQLite runs DDL outside a transaction otherwise) are the import's.
+        await database_of(session).begin_write(session)
         connection = await session.connection()
         importer = _Importer(connection, batch_size=batch_size, on_progress=on_progress)
-        await importer.reader.load_existing(importer.connection)
-        for number, line in enumerate(lines, start=1):
-            if line.strip():
-                await importer.add(number, line)
+        await importer.start()
+        await importer.run(lines)
         await importer.finish()
         # Kept related lists are not kept up by bulk writes: they are computed again. At the
         # end, so that reads computing lists wait only for the commit.

@@ -9,6 +9,7 @@ million of them cost 125 KB.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -96,6 +97,7 @@ class Row:
     version: int | None = None
 
 
+@functools.cache
 def _max_length(table: Table, column: str) -> int | None:
     length: int | None = getattr(table.c[column].type, "length", None)
     return length

@@ -1,29 +1,41 @@
 """Importing and exporting the content corpus (SPEC "Command line": ``masthead import`` and
 ``masthead export``): counts and rows, idempotence by key, the byte-for-byte round trip, bad
-lines reported by number with nothing written, and the commands run as a user runs them."""
+lines reported by number with nothing written, the commands run as a user runs them, and the
+bulk path (new articles many to a statement, indexes built at the end) giving what keeping up
+row by row gives, with nothing of an interrupted import left behind."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
+import os
 import subprocess
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from db.migration import upgrade
 from db.models import Article, ArticleSlug, ArticleTag, Author, Category, RelatedPin, Tag
+from masthead.app import close, create_app
 from masthead.corpus.exporter import export_corpus
 from masthead.corpus.importer import CorpusError, import_corpus
+from masthead.settings import Settings
 from resolvers.articles.text_metrics import word_count
-from tests.support.cli import masthead
+from tests.support.cli import ROOT, masthead
+from tests.support.databases import scratch_database
 from tests.support.factories import make_author
-from tests.support.shared_corpus import GENERATOR
+from tests.support.graphql import data
+from tests.support.shared_corpus import GENERATOR, QUERIES
 
 Sessions = async_sessionmaker[AsyncSession]
 Record = dict[str, Any]
@@ -466,3 +478,199 @@ async def test_the_import_command_reports_a_bad_line(
 
     assert result.returncode == 1
     assert result.stderr.splitlines()[-1].startswith("line 401: article 'p55': unknown category")
+
+
+# The bulk path: new articles written many rows to a statement, and into a database without
+# articles, indexes and foreign keys built once at the end (db.dialects.BulkWriter.defer).
+
+_SQLITE_SCHEMA = (
+    "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
+    " ORDER BY type, name"
+)
+_POSTGRESQL_SCHEMA = """
+SELECT 'index', indexname, tablename, indexdef FROM pg_indexes
+ WHERE schemaname = current_schema()
+UNION ALL
+SELECT 'constraint', conname, conrelid::regclass::text,
+       pg_get_constraintdef(oid) || CASE WHEN convalidated THEN '' ELSE ' NOT VALID' END
+  FROM pg_constraint WHERE connamespace = current_schema()::regnamespace
+UNION ALL
+SELECT 'trigger', tgname, tgrelid::regclass::text, pg_get_triggerdef(oid) FROM pg_trigger
+ WHERE NOT tgisinternal
+UNION ALL
+SELECT 'unusable index', indexrelid::regclass::text, indrelid::regclass::text, ''
+  FROM pg_index WHERE NOT (indisvalid AND indisready AND indislive)
+ORDER BY 1, 2
+"""
+
+
+async def _schema(sessionmaker: Sessions) -> list[tuple[Any, ...]]:
+    """Every index, constraint and trigger, as the database describes it."""
+    async with sessionmaker() as session:
+        sqlite = session.get_bind().dialect.name == "sqlite"
+        rows = await session.execute(text(_SQLITE_SCHEMA if sqlite else _POSTGRESQL_SCHEMA))
+        return [tuple(row) for row in rows]
+
+
+async def _assert_sound(sessionmaker: Sessions) -> None:
+    """SQLite's own checks of its file and of the search index against the articles."""
+    async with sessionmaker.begin() as session:
+        if session.get_bind().dialect.name != "sqlite":
+            return
+        assert (await session.execute(text("PRAGMA integrity_check"))).scalar_one() == "ok"
+        assert (await session.execute(text("PRAGMA foreign_key_check"))).all() == []
+        # Raises unless the index holds exactly what the articles' text gives.
+        await session.execute(
+            text("INSERT INTO article_search (article_search, rank) VALUES ('integrity-check', 1)")
+        )
+
+
+async def _assert_empty(sessionmaker: Sessions) -> None:
+    for model in (Author, Category, Tag, Article, ArticleTag, RelatedPin, ArticleSlug):
+        assert await _count(sessionmaker, model) == 0
+
+
+async def test_an_import_into_no_articles_ends_with_the_schema_it_began_with(
+    sessionmaker: Sessions, corpus: str
+) -> None:
+    migrated = await _schema(sessionmaker)
+    lines = corpus.splitlines()
+
+    with pytest.raises(CorpusError):
+        await import_corpus(sessionmaker, [*lines[:-1], lines[-1][:-5]], batch_size=64)
+    assert await _schema(sessionmaker) == migrated
+    await _assert_empty(sessionmaker)
+
+    def interrupted() -> Iterator[str]:
+        yield from lines[:-50]
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        await import_corpus(sessionmaker, interrupted(), batch_size=64)
+    assert await _schema(sessionmaker) == migrated
+    await _assert_empty(sessionmaker)
+
+    await import_corpus(sessionmaker, lines, batch_size=64)
+    assert await _schema(sessionmaker) == migrated
+    assert await _export(sessionmaker) == _exported(corpus)
+    await _assert_sound(sessionmaker)
+
+
+@asynccontextmanager
+async def _site(database_url: str) -> AsyncIterator[tuple[Sessions, httpx.AsyncClient]]:
+    """The app on ``database_url``: its sessions, and a client of its API."""
+    app = create_app(Settings(database_url=database_url, _env_file=None))  # type: ignore[call-arg]  # pydantic-settings init kwarg
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield app.state.sessionmaker, http
+    finally:
+        await close(app)
+
+
+def _reference_operations() -> dict[str, str]:
+    return {path.stem: path.read_text(encoding="utf-8") for path in QUERIES.glob("*.graphql")}
+
+
+_SEARCH = """
+query Search($query: String!) {
+  search(query: $query, first: 10) {
+    totalCount
+    edges { score highlights node { slug } }
+  }
+}
+"""
+
+
+async def _answers(client: httpx.AsyncClient, records: list[Record]) -> list[dict[str, Any]]:
+    """What the reference operations and search give for a sample of the corpus."""
+    articles = [record for record in records if record["type"] == "article"]
+    published = [record for record in articles if record["status"] == "published"]
+    sample = [*published[::37], *(record for record in published if record["related"])]
+    operations = _reference_operations()
+    answers = [await data(client, operations["Home"])]
+    for record in sample:
+        answers.append(await data(client, operations["ArticlePage"], {"slug": record["slug"]}))
+    for category in (record for record in records if record["type"] == "category"):
+        answers.append(await data(client, operations["CategoryPage"], {"slug": category["slug"]}))
+    for record in sample:
+        words = record["title"].split()
+        for query in (words[0], " ".join(words[-2:]), record["excerpt"]):
+            answers.append(await data(client, _SEARCH, {"query": query}))
+    return answers
+
+
+async def test_the_bulk_build_gives_what_keeping_up_row_by_row_gives(
+    database_url: str, dialect: str, corpus: str, tmp_path: Path
+) -> None:
+    if not QUERIES.exists():
+        pytest.skip(f"the reference operations are not at {QUERIES} (MASTHEAD_CORPUS_DIR)")
+    records = _records(corpus)
+    lines = corpus.splitlines()
+    first_articles = _index(records, "p1") + 100
+    async with _site(database_url) as (stepwise, client):
+        # A hundred articles first; then the rest join them, in batches that also hold
+        # articles already there, every index, trigger and foreign key kept up as they go.
+        await import_corpus(stepwise, lines[:first_articles], batch_size=64)
+        kept_up = await _schema(stepwise)
+        result = await import_corpus(stepwise, lines, batch_size=64)
+        assert (result.articles, result.changed) == (ARTICLES, ARTICLES - 100)
+        assert await _schema(stepwise) == kept_up
+        exported = await _export(stepwise)
+        answers = await _answers(client, records)
+        await _assert_sound(stepwise)
+
+    async with scratch_database(dialect, tmp_path) as url:
+        await asyncio.to_thread(upgrade, url)
+        async with _site(url) as (at_once, client):
+            await import_corpus(at_once, lines, batch_size=64)
+            assert await _schema(at_once) == kept_up
+            assert await _export(at_once) == exported == _exported(corpus)
+            assert await _answers(client, records) == answers
+            await _assert_sound(at_once)
+
+
+async def test_a_killed_import_leaves_the_database_as_it_was(
+    sessionmaker: Sessions, database_url: str, corpus: str
+) -> None:
+    migrated = await _schema(sessionmaker)
+    environment = {**os.environ, "MASTHEAD_DATABASE_URL": database_url}
+    command = [sys.executable, "-m", "masthead.cli", "import", "--batch-size", "50", "-"]
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=environment,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdin is not None and process.stderr is not None
+    stdin, stderr = process.stdin, process.stderr
+    written = threading.Event()
+
+    def watch() -> None:
+        progress = b""
+        while chunk := os.read(stderr.fileno(), 65536):
+            progress += chunk
+            if b"200 articles" in progress:
+                written.set()
+
+    watching = threading.Thread(target=watch)
+    watching.start()
+    try:
+        # All but the last line: the import writes batch after batch, then waits for more.
+        stdin.write(corpus[: corpus.rindex("\n", 0, -1) + 1].encode())
+        stdin.flush()
+        assert written.wait(60), "the import never wrote 200 articles"
+    finally:
+        process.kill()
+        process.wait()
+        watching.join()
+        stdin.close()
+        stderr.close()
+
+    assert await _schema(sessionmaker) == migrated
+    await _assert_empty(sessionmaker)
+    await _assert_sound(sessionmaker)
+    await import_corpus(sessionmaker, corpus.splitlines())
+    assert await _export(sessionmaker) == _exported(corpus)
