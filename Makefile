@@ -58,6 +58,32 @@ mutation: dev
 schemathesis: dev
 	bash tests/schemathesis/run.sh
 
+# Masthead served beside a ceiling sending the same SQL (bench/run.py; README, Development).
+# Needs wrk (apt-get install wrk). Corpora and databases it loads go to BENCH_DIR (default: in
+# the temp directory) and are kept for the next run; given ones (BENCH_CORPUS_<SIZE>,
+# BENCH_SQLITE_URL_<SIZE>, BENCH_POSTGRES_URL_<SIZE>, SIZE 10K or 1M) are used as they are,
+# written only by what Masthead's own reads keep (kept related lists).
+BENCH_SIZES ?= 10k 1m
+BENCH_DATABASES ?= sqlite postgresql
+BENCH_WORKERS ?= 1 2
+BENCH_DURATION ?= 15
+BENCH_WARMUP ?= 5
+BENCH_CONNECTIONS ?= 32
+BENCH_WAIT_LOAD ?= 1.5
+BENCH_OUT ?= bench/results/bench.md
+_BENCH_GIVEN = $(foreach size,10K 1M,\
+	$(if $(BENCH_CORPUS_$(size)),--corpus $(size)='$(BENCH_CORPUS_$(size))') \
+	$(if $(BENCH_SQLITE_URL_$(size)),--sqlite $(size)='$(BENCH_SQLITE_URL_$(size))') \
+	$(if $(BENCH_POSTGRES_URL_$(size)),--postgres $(size)='$(BENCH_POSTGRES_URL_$(size))'))
+
+bench: dev
+	$(BIN)/python -m bench.run --sizes '$(BENCH_SIZES)' --databases '$(BENCH_DATABASES)' \
+		--workers '$(BENCH_WORKERS)' --duration $(BENCH_DURATION) --warmup $(BENCH_WARMUP) \
+		--connections $(BENCH_CONNECTIONS) --wait-load $(BENCH_WAIT_LOAD) --out $(BENCH_OUT) \
+		$(if $(BENCH_DIR),--work-dir '$(BENCH_DIR)') \
+		$(if $(BENCH_POSTGRES_SERVER),--postgres-server '$(BENCH_POSTGRES_SERVER)') \
+		$(_BENCH_GIVEN) $(BENCH_ARGS)
+
 lint: dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
