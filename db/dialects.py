@@ -6,14 +6,16 @@ difference between the two databases is written down here once, next to its reas
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar
 
+import asyncpg
 from sqlalchemy import (
     ColumnElement,
     Integer,
@@ -29,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.pool import ConnectionPoolEntry
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "BulkWriter",
     "Database",
     "DatabaseKind",
+    "Listening",
     "Timeouts",
     "code_point_string",
     "database_for_url",
@@ -99,6 +102,17 @@ class BulkWriter(ABC):
         self._rebuild += rebuild
 
 
+class Listening(ABC):
+    """Payloads being delivered from one channel (``Database.listen``)."""
+
+    # Set when the delivery stopped by itself (the connection behind it was lost).
+    lost: asyncio.Event
+
+    @abstractmethod
+    async def stop(self) -> None:
+        """No more deliveries."""
+
+
 class Database(ABC):
     """What Masthead does differently on one database."""
 
@@ -144,6 +158,17 @@ class Database(ABC):
     def bulk_writer(self, connection: AsyncConnection) -> BulkWriter:
         """A writer of new rows, many to a statement, in the connection's transaction."""
 
+    @abstractmethod
+    async def notify(self, session: AsyncSession, channel: str, payload: str) -> None:
+        """Hand ``payload`` to the listeners of ``channel`` once the session's transaction
+        commits, in commit order; never if it rolls back."""
+
+    @abstractmethod
+    async def listen(
+        self, engine: AsyncEngine, channel: str, deliver: Callable[[str], None]
+    ) -> Listening:
+        """Call ``deliver`` with each payload notified on ``channel`` until stopped."""
+
 
 class _SQLite(Database):
     kind = DatabaseKind.SQLITE
@@ -177,6 +202,55 @@ class _SQLite(Database):
 
     def bulk_writer(self, connection: AsyncConnection) -> BulkWriter:
         return _SQLiteBulkWriter(connection)
+
+    async def notify(self, session: AsyncSession, channel: str, payload: str) -> None:
+        # No server to carry it: kept on the session until its commit, then handed to the
+        # listeners in this process (_deliver_committed); other processes need Redis.
+        session.info.setdefault(_NOTIFIED, []).append((channel, payload))
+
+    async def listen(
+        self, engine: AsyncEngine, channel: str, deliver: Callable[[str], None]
+    ) -> Listening:
+        return _LocalListening((_database_key(engine.sync_engine), channel), deliver)
+
+
+# Notifications an SQLite session holds until it commits, and who listens in this process:
+# keyed by the database's file (its URL) and the channel.
+_NOTIFIED = "masthead.notified"
+_LOCAL_LISTENERS: dict[tuple[str, str], set[Callable[[str], None]]] = {}
+
+
+def _database_key(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=True)
+
+
+class _LocalListening(Listening):
+    def __init__(self, key: tuple[str, str], deliver: Callable[[str], None]) -> None:
+        self.lost = asyncio.Event()  # a process does not lose itself
+        self._key, self._deliver = key, deliver
+        _LOCAL_LISTENERS.setdefault(key, set()).add(deliver)
+
+    async def stop(self) -> None:
+        listeners = _LOCAL_LISTENERS.get(self._key, set())
+        listeners.discard(self._deliver)
+        if not listeners:
+            _LOCAL_LISTENERS.pop(self._key, None)
+
+
+@event.listens_for(Session, "after_commit")
+def _deliver_committed(session: Session) -> None:
+    notified = session.info.pop(_NOTIFIED, None)
+    if not notified:
+        return
+    database = _database_key(session.get_bind().engine)
+    for channel, payload in notified:
+        for deliver in list(_LOCAL_LISTENERS.get((database, channel), ())):
+            deliver(payload)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_rolled_back(session: Session) -> None:
+    session.info.pop(_NOTIFIED, None)
 
 
 class _SQLiteBulkWriter(BulkWriter):
@@ -384,6 +458,32 @@ class _PostgreSQL(Database):
 
     def bulk_writer(self, connection: AsyncConnection) -> BulkWriter:
         return _PostgreSQLBulkWriter(connection)
+
+    async def notify(self, session: AsyncSession, channel: str, payload: str) -> None:
+        # NOTIFY is transactional: the server delivers it at commit, to every listening
+        # process, in commit order, and drops it on rollback.
+        await session.execute(select(func.pg_notify(channel, payload)))
+
+    async def listen(
+        self, engine: AsyncEngine, channel: str, deliver: Callable[[str], None]
+    ) -> Listening:
+        # A connection of its own, outside the pool: LISTEN holds it for as long as it runs.
+        url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        connection = await asyncpg.connect(url, timeout=10)
+        listening = _PostgreSQLListening(connection)
+        await connection.add_listener(channel, lambda *received: deliver(received[-1]))
+        return listening
+
+
+class _PostgreSQLListening(Listening):
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self.lost = asyncio.Event()
+        self._connection = connection
+        connection.add_termination_listener(lambda _connection: self.lost.set())
+
+    async def stop(self) -> None:
+        if not self._connection.is_closed():
+            await self._connection.close(timeout=5)
 
 
 class _PostgreSQLBulkWriter(BulkWriter):

@@ -14,11 +14,12 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from db.dialects import Timeouts
 from db.engine import create_engine, create_read_sessionmaker, create_sessionmaker
 from masthead.graphql_view import graphql_endpoint
+from masthead.live_updates import ArticleFeed
 from masthead.settings import Settings
 
 __all__ = ["close", "create_app"]
@@ -41,9 +42,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         timeouts=timeouts,
     )
     sessionmaker = create_sessionmaker(engine)
-    view, view_middleware = graphql_endpoint(
-        settings, sessionmaker, create_read_sessionmaker(engine)
+    reads = create_read_sessionmaker(engine)
+    feed = ArticleFeed(
+        engine, reads, redis_url=settings.redis_url, namespace=settings.redis_namespace
     )
+    view, view_middleware = graphql_endpoint(settings, sessionmaker, reads, feed)
 
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -65,6 +68,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # stop showing up as tail latency (bench/results/request_path.md).
         gc.collect()
         gc.freeze()
+        await feed.open()
         yield
         gc.unfreeze()
         await close(app)
@@ -73,6 +77,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             # Every method reaches the view, which refuses all but GET and POST in JSON.
             Route("/graphql", view, middleware=view_middleware),
+            # Subscriptions: the token comes in connection_init (GraphQLView.on_ws_connect).
+            WebSocketRoute("/graphql", view),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],

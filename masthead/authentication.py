@@ -79,6 +79,13 @@ class TokenBackend(AuthenticationBackend):
         authorization = conn.headers.get("authorization")
         if authorization is None:
             return None
+        user = await self.user_of(conn, authorization)
+        return AuthCredentials([user.viewer.role.value if user.viewer.role else ""]), user
+
+    async def user_of(self, conn: HTTPConnection, authorization: str) -> TokenUser:
+        """The holder of the token ``authorization`` gives (``Bearer <token>``), sent by
+        ``conn`` (a header, or a WebSocket's ``connection_init``); raises
+        ``AuthenticationError`` when it is not a known, unrevoked token."""
         scheme, _, secret = authorization.strip().partition(" ")
         secret = secret.strip()
         viewer = None
@@ -97,8 +104,7 @@ class TokenBackend(AuthenticationBackend):
             if self._guesses is not None:
                 await self._guesses.refused(conn)
             raise AuthenticationError(_REFUSED)
-        user = TokenUser(viewer, hash_token(secret)[:16])
-        return AuthCredentials([viewer.role.value if viewer.role else ""]), user
+        return TokenUser(viewer, hash_token(secret)[:16])
 
 
 class TooManyGuesses(AuthenticationError):

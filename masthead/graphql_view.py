@@ -10,25 +10,34 @@ together.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from datetime import timedelta
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.authentication import AuthenticationError
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.http.base import BaseRequestProtocol
+from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
+from strawberry.types.unset import UNSET, UnsetType
 
+from db.models import utcnow
 from masthead.authentication import TokenBackend, refuse_token, viewer_of
 from masthead.graphql_http import GraphQLHeaders, GraphQLStatus, RequestDeadline
 from masthead.http_caching import AnswerBasis, HttpCaching, Lifetimes, shared_answer
+from masthead.live_updates import ArticleFeed
 from masthead.persisted_queries import PersistedQueries, query_store
 from masthead.rate_limits import ClientBudget, RateLimits, TokenGuesses
 from masthead.response_cache import AnswerStore, ResponseCache, answer_store
@@ -40,14 +49,34 @@ from schema.schema import build_schema
 
 __all__ = ["GraphQLView", "graphql_endpoint"]
 
+# connection_ack carries no payload.
+_NO_ACK_PAYLOAD: UnsetType = UNSET
+
+
+class _TextFrames(ASGIWebSocketAdapter):
+    """graphql-transport-ws messages go in text frames (browsers' clients read no others),
+    though ``encode_json`` gives bytes."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        try:
+            encoded = self.view.encode_json(message)
+            await self.ws.send_text(encoded.decode() if isinstance(encoded, bytes) else encoded)
+        except WebSocketDisconnect as error:
+            raise WebSocketDisconnected from error
+
 
 class GraphQLView(GraphQL[Context, None]):
+    websocket_adapter_class = _TextFrames
+
     def __init__(
         self,
         settings: Settings,
         sessionmaker: async_sessionmaker[AsyncSession],
         rate_limits: RateLimits | None,
         read_sessionmaker: async_sessionmaker[AsyncSession] | None = None,
+        *,
+        tokens: TokenBackend | None = None,
+        feed: ArticleFeed | None = None,
     ) -> None:
         store = self._persisted_queries = query_store(settings)
         reads = read_sessionmaker or sessionmaker
@@ -70,7 +99,13 @@ class GraphQLView(GraphQL[Context, None]):
                 max_batch=settings.max_batch_operations,
             ),
             graphql_ide="graphiql" if settings.graphiql else None,
+            # SPEC's protocol alone: the legacy graphql-ws one is not offered.
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            connection_init_wait_timeout=timedelta(seconds=10),
         )
+        self.max_subscriptions_per_connection = settings.max_subscriptions_per_connection
+        self._tokens = tokens or TokenBackend(sessionmaker)
+        self.feed = feed
         self._sessionmaker = sessionmaker
         self._read_sessionmaker = read_sessionmaker
         self._rate_limits = rate_limits
@@ -80,11 +115,31 @@ class GraphQLView(GraphQL[Context, None]):
         )
 
     async def close(self) -> None:
+        if self.feed is not None:
+            await self.feed.close()
         await self._persisted_queries.close()
         if self.answers is not None:
             await self.answers.close()
         if self._rate_limits is not None:
             await self._rate_limits.close()
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """A token in ``connection_init`` (``{"Authorization": "Bearer ..."}``) makes the
+        connection's subscriptions see what it may read; one that is not a known, unrevoked
+        token closes the connection (4403), as a refused header would refuse a request."""
+        params = context.connection_params or {}
+        authorization = params.get("Authorization", params.get("authorization"))
+        if authorization is None:
+            return _NO_ACK_PAYLOAD
+        if not isinstance(authorization, str):
+            raise ConnectionRejectionError({"message": "`Authorization` is a string."})
+        try:
+            user = await self._tokens.user_of(context.request, authorization)
+        except AuthenticationError as error:
+            raise ConnectionRejectionError({"message": str(error)}) from None
+        context.viewer = user.viewer
+        context.renew(utcnow())
+        return _NO_ACK_PAYLOAD
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
         """GraphiQL only for a browser (``text/html``) asking for no operation: curl's
@@ -158,6 +213,7 @@ class GraphQLView(GraphQL[Context, None]):
                 if self._rate_limits is not None
                 else None
             ),
+            announcements=self.feed if isinstance(request, WebSocket) else None,
         )
         answer = shared_answer(request.scope)
         if answer is not None:
@@ -170,9 +226,11 @@ def graphql_endpoint(
     settings: Settings,
     sessionmaker: async_sessionmaker[AsyncSession],
     read_sessionmaker: async_sessionmaker[AsyncSession] | None = None,
+    feed: ArticleFeed | None = None,
 ) -> tuple[GraphQLView, list[Middleware]]:
-    """The view, and the middleware that goes around it (outermost first); reads go
-    through ``read_sessionmaker`` when given (``db.engine.create_read_sessionmaker``)."""
+    """The view, and the middleware that goes around its HTTP requests (outermost first);
+    reads go through ``read_sessionmaker`` when given (``db.engine.create_read_sessionmaker``),
+    subscriptions hear ``feed``."""
     rate_limits = (
         RateLimits(
             settings.rate_limit, redis_url=settings.redis_url, namespace=settings.redis_namespace
@@ -186,7 +244,10 @@ def graphql_endpoint(
         stale_while_revalidate=settings.cache_stale_while_revalidate,
         stale_if_error=settings.cache_stale_if_error,
     )
-    view = GraphQLView(settings, sessionmaker, rate_limits, read_sessionmaker)
+    tokens = TokenBackend(sessionmaker, guesses)
+    view = GraphQLView(
+        settings, sessionmaker, rate_limits, read_sessionmaker, tokens=tokens, feed=feed
+    )
     middleware = [
         # Outside compression, so that ETags tell a gzipped answer from a plain one.
         Middleware(HttpCaching, lifetimes=lifetimes),
@@ -210,7 +271,7 @@ def graphql_endpoint(
         Middleware(RequestBodyLimitMiddleware, max_body_size=settings.max_body_bytes),
         Middleware(
             AuthenticationMiddleware,
-            backend=TokenBackend(sessionmaker, guesses),
+            backend=tokens,
             on_error=refuse_token,
         ),
     ]

@@ -96,6 +96,8 @@ class ServerOptions(TypedDict):
     limit_concurrency: int
     proxy_headers: bool
     forwarded_allow_ips: str | None
+    ws: str
+    ws_max_size: int
 
 
 def server_options(settings: Settings) -> ServerOptions:
@@ -109,4 +111,8 @@ def server_options(settings: Settings) -> ServerOptions:
         # Forwarded headers only from the proxies named: anyone else could claim any address.
         proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=settings.trusted_proxies or None,
+        # Subscriptions (graphql-transport-ws) through the websockets package, one of
+        # uvicorn's standard extras; a message no bigger than a request's body may be.
+        ws="websockets-sansio",
+        ws_max_size=settings.max_body_bytes,
     )

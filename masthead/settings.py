@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     max_query_fields: int = 2_000
     max_body_bytes: int = 100_000
     max_batch_operations: int = 10
+    # Subscriptions (and operations in flight) one WebSocket connection may hold at once.
+    max_subscriptions_per_connection: PositiveInt = 10
     db_pool_size: int = 20
     # Deadlines, in seconds: each statement (PostgreSQL), connecting, waiting for a pooled
     # connection, and a whole request.

@@ -15,6 +15,7 @@ from strawberry.dataloader import DataLoader
 
 from db.models import Article, Author, Category, Tag, utcnow
 from resolvers.access.viewer import Viewer
+from resolvers.articles.announcements import AnnouncementFeed
 from resolvers.articles.related_posts import Related
 from resolvers.cache_tags import AnswerTags
 from resolvers.loaders import ArticleCountKey, ArticlePageKey, Batches
@@ -71,6 +72,10 @@ class Context:
     # The cache tags of an answer that may be shared (an anonymous GET's), as fields show
     # nodes and lists (``resolvers.cache_tags``); None when nobody will keep the answer.
     answer_tags: AnswerTags | None = None
+    # Announcements of article writes, for subscriptions (WebSocket requests only).
+    announcements: AnnouncementFeed | None = None
+    # A WebSocket's ``connection_init`` payload (Strawberry sets it).
+    connection_params: dict[str, object] | None = None
 
     def shows(self, tag: str) -> None:
         """The answer shows the node or list of ``tag``."""
@@ -98,10 +103,21 @@ class Context:
         viewer: Viewer,
         budget: Budget | None = None,
         read_sessionmaker: async_sessionmaker[AsyncSession] | None = None,
+        announcements: AnnouncementFeed | None = None,
     ) -> Context:
         """``read_sessionmaker`` makes the sessions of reads (``db.engine``), by default
         ``sessionmaker``, which writes use."""
         now = utcnow()
         reads = ReadSessions(read_sessionmaker or sessionmaker)
         loaders = Loaders(Batches(reads, writes=sessionmaker, viewer=viewer, now=now))
-        return cls(request, response, sessionmaker, viewer, now, loaders, reads, budget)
+        return cls(
+            request,
+            response,
+            sessionmaker,
+            viewer,
+            now,
+            loaders,
+            reads,
+            budget,
+            announcements=announcements,
+        )

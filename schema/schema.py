@@ -25,6 +25,7 @@ from schema.limits import Limits, QueryLimits
 from schema.mutation import Mutation
 from schema.query import Query as ReadQuery
 from schema.search import SearchQuery
+from schema.subscription import Subscription
 from schema.types import Article, Author, Category, Tag
 
 __all__ = ["build_schema", "schema"]
@@ -151,6 +152,7 @@ def build_schema(
     return _Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[Article, Author, Category, Tag],
         extensions=every,
         config=StrawberryConfig(batching_config={"max_operations": max_batch}),

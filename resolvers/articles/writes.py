@@ -42,6 +42,7 @@ from resolvers.access.permissions import (
     require_writable,
 )
 from resolvers.articles import related_lists
+from resolvers.articles.announcements import Announcement, announce
 from resolvers.articles.former_slugs import Rename, keep_former_slugs
 from resolvers.articles.sanitize import sanitize_html
 from resolvers.articles.text_metrics import excerpt_from_body, plain_text, word_count
@@ -188,6 +189,7 @@ async def delete_article(session: AsyncSession, actor: Actor, *, article_id: str
         execution_options={"synchronize_session": False},
     )
     await record(session, stale, now=actor.now)
+    await announce(session, Announcement(article.id, published=False))
     return article.id
 
 
@@ -318,6 +320,11 @@ async def _changed(
         tags_after=tags_after,
     )
     await record(session, stale, now=actor.now)
+    became_public = article.status == ArticleStatus.PUBLISHED.value and (
+        article.published_at is not None and article.published_at <= actor.now
+    )
+    was_public = before is not None and before.public(actor.now)
+    await announce(session, Announcement(article.id, published=became_public and not was_public))
 
 
 async def _replace_tags(
