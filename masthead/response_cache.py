@@ -11,12 +11,15 @@ A kept answer is served while all of these hold, checked on every hit:
 
 - the next scheduled publish has not come (the answer may have changed by itself then);
 - it is younger than ``MASTHEAD_RESPONSE_CACHE_TTL``;
-- no write has made one of its tags stale since its stamp: one indexed read of the
-  invalidation log in the primary database (``resolvers.cache_invalidations``), which every
-  write updates in its own transaction.
+- no write has made one of its tags stale since its stamp, as the invalidation log in the
+  primary database says (``resolvers.cache_invalidations``), which every write updates in
+  its own transaction. Hits read the log's sequence number, one read shared by the hits
+  waiting at once (:class:`SharedRead`, each given a read begun after it arrived): while it
+  equals the answer's stamp nothing changed. Past it, one indexed read of the answer's
+  tags says whether it is still right, and if so it is stamped anew with that number.
 
 So once a write is acknowledged, no process serves an answer it changed: its invalidation
-was committed with it, and every hit, in any process, reads the log. A hit spends the
+was committed with it, and every hit, in any process, reads the log after it arrives. A hit spends the
 answer's cost of the client's rate-limit budget, as running it would (a client over its
 budget is answered by GraphQL: ``429``), and :class:`~masthead.http_caching.HttpCaching`
 gives it its ``ETag``, ``304`` and lifetimes like any shared answer.
@@ -29,11 +32,13 @@ them right: one that cannot be reached costs hits, never correctness.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -52,7 +57,7 @@ from masthead.persisted_queries import query_hash
 from masthead.rate_limits import ClientBudget, RateLimits
 from masthead.redis_pool import connection_pool
 from masthead.settings import Settings
-from resolvers.cache_invalidations import still_valid, tag_keys
+from resolvers.cache_invalidations import current_sequence, still_valid, tag_keys
 
 __all__ = [
     "AnswerStore",
@@ -342,6 +347,12 @@ class ResponseCache:
         self._rate_limits = rate_limits
         self._ttl = ttl
 
+        async def sequence() -> int:
+            async with sessionmaker() as session:
+                return await current_sequence(session)
+
+        self._sequence = SharedRead(lambda: once_more_if_stale(sequence))
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         answer = shared_answer(scope) if scope["type"] == "http" else None
         key = request_key(scope) if answer is not None else None
@@ -355,11 +366,16 @@ class ResponseCache:
             kept = await self._store.find(key)
             if kept is None or kept == stale:
                 break
-            if not kept.fresh(now=utcnow(), clock=time.time()) or not await self._valid(kept):
+            right = (
+                await self._valid(key, kept)
+                if kept.fresh(now=utcnow(), clock=time.time())
+                else None
+            )
+            if right is None:
                 await self._store.forget(key)
                 stale = kept
                 continue
-            if await self._serve(kept, scope, answer, send):
+            if await self._serve(right, scope, answer, send):
                 return
             break
         await self.app(scope, receive, self._keeping(key, answer, started, send))
@@ -386,17 +402,32 @@ class ResponseCache:
         await send({"type": "http.response.body", "body": kept.body})
         return True
 
-    async def _valid(self, kept: CachedAnswer) -> bool:
-        async def read() -> bool:
-            async with self._sessionmaker() as session:
-                return await still_valid(session, stamp=kept.stamp, keys=kept.keys)
-
+    async def _valid(self, key: str, kept: CachedAnswer) -> CachedAnswer | None:
+        """``kept`` if it is still right (stamped anew when the log moved on without touching
+        it), else None. Unknown (the database away) is None too: GraphQL answers, or says
+        the database is away."""
         try:
-            return await once_more_if_stale(read)
+            sequence = await self._sequence.read()
+            if sequence == kept.stamp:
+                return kept
+            if sequence < kept.stamp:
+                return None  # the log went back (a restored backup)
+
+            async def read() -> int | None:
+                async with self._sessionmaker() as session:
+                    return await still_valid(session, stamp=kept.stamp, keys=kept.keys)
+
+            right_until = await once_more_if_stale(read)
         except Exception as error:
             if database_failure(error) is None:
                 raise
-            return False  # unknown: GraphQL answers, or says the database is away
+            return None
+        if right_until is None:
+            return None
+        # Right up to a later write: the next hits need only the sequence's number again.
+        restamped = replace(kept, stamp=right_until)
+        await self._store.keep(key, restamped)
+        return restamped
 
     def _keeping(self, key: str, answer: SharedAnswer, started: float, send: Send) -> Send:
         """``send``, keeping a copy of a shareable answer once it is whole."""
@@ -449,3 +480,43 @@ class ResponseCache:
             body=body,
         )
         await self._store.keep(key, kept)
+
+
+class SharedRead:
+    """A value read from the database for every caller waiting at once: each caller gets a
+    read that began after it asked (so it sees every write committed before), and callers
+    arriving together share one. Under load a cache hit thus costs a fraction of a read.
+    """
+
+    def __init__(self, read: Callable[[], Awaitable[int]]) -> None:
+        self._read = read
+        # What callers since the read in flight began will get: the next read.
+        self._next: asyncio.Future[int] | None = None
+        self._reading = False
+
+    async def read(self) -> int:
+        if self._next is None:
+            self._next = asyncio.get_running_loop().create_future()
+            if not self._reading:
+                self._reading = True
+                task = asyncio.create_task(self._run())
+                _RUNNING.add(task)
+                task.add_done_callback(_RUNNING.discard)
+        # Shielded: one caller going away does not cancel the read the others wait for.
+        return await asyncio.shield(self._next)
+
+    async def _run(self) -> None:
+        try:
+            while self._next is not None:
+                future, self._next = self._next, None
+                try:
+                    future.set_result(await self._read())
+                except Exception as error:
+                    future.set_exception(error)
+                    future.exception()  # retrieved: callers that left need not see it
+        finally:
+            self._reading = False
+
+
+# Reads running, held until done (the event loop keeps only weak references to tasks).
+_RUNNING: set[asyncio.Task[None]] = set()

@@ -9,8 +9,10 @@ until its commit, so numbers are committed in order) and stamps its tags' rows w
 A cached answer remembers the sequence number read *before* it was computed (:func:`basis`,
 with the next scheduled publish, in one statement). It is still right while no tag of it
 has a later number (:func:`still_valid`, one indexed read): a write committed before that
-read is in the answer; one committed after has a later number. A number past the sequence
-itself means the log went back (a restored backup): the answer is not trusted either.
+read is in the answer; one committed after has a later number. While the sequence itself
+has not moved past its stamp (:func:`current_sequence`), no tag has either. A number past
+the sequence itself means the log went back (a restored backup): the answer is not trusted
+either.
 
 Numbers are ``max(previous + 1, now in microseconds)``, so they keep growing across a
 database emptied or restored, and ``all`` (``masthead cache clear``) then drops every answer
@@ -35,7 +37,16 @@ from db.models import CacheInvalidation
 from resolvers.cache_tags import Staleness
 from resolvers.publishing_schedule import next_scheduled_change_query
 
-__all__ = ["RETENTION", "Basis", "basis", "record", "still_valid", "tag_key", "tag_keys"]
+__all__ = [
+    "RETENTION",
+    "Basis",
+    "basis",
+    "current_sequence",
+    "record",
+    "still_valid",
+    "tag_key",
+    "tag_keys",
+]
 
 RETENTION = timedelta(days=1)
 """How long a tag's row is kept: longer than any cached answer lives."""
@@ -79,9 +90,10 @@ async def basis(session: AsyncSession, *, now: datetime) -> Basis:
     return Basis(int(stamp or 0), changes_at)
 
 
-async def still_valid(session: AsyncSession, *, stamp: int, keys: Sequence[int]) -> bool:
-    """Whether an answer computed against ``stamp`` with these tag keys is still right: no
-    key made stale since, and the log not gone back past it. One read of the primary key."""
+async def still_valid(session: AsyncSession, *, stamp: int, keys: Sequence[int]) -> int | None:
+    """The sequence number up to which an answer computed against ``stamp`` with these tag
+    keys is still right, or None: a key made stale since, or the log gone back past it. One
+    read of the primary key, so an answer found right may be stamped with that number."""
     rows = await session.execute(
         select(CacheInvalidation.tag_key, CacheInvalidation.seq).where(
             database_of(session).any_of(CacheInvalidation.tag_key, [_SEQUENCE, *keys]),
@@ -91,9 +103,18 @@ async def still_valid(session: AsyncSession, *, stamp: int, keys: Sequence[int])
     sequence = 0
     for key, seq in rows:
         if key != _SEQUENCE:
-            return False
+            return None
         sequence = seq
-    return stamp <= sequence
+    return sequence if stamp <= sequence else None
+
+
+async def current_sequence(session: AsyncSession) -> int:
+    """The number of the latest recorded write (0 before any): an answer stamped with it
+    is right, whatever its tags."""
+    sequence = await session.scalar(
+        select(CacheInvalidation.seq).where(CacheInvalidation.tag_key == _SEQUENCE)
+    )
+    return int(sequence or 0)
 
 
 async def record(

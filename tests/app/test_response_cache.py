@@ -561,3 +561,32 @@ async def test_an_unreachable_redis_costs_hits_never_correctness(
             renamed = await _get(client, PAGE, {"slug": "a1"})
             assert (renamed.status_code, _cache(renamed)) == (200, "miss")
             assert renamed.json()["data"]["article"]["title"] == "a1 renamed harbour"
+
+
+async def test_hits_waiting_at_once_share_one_read_of_the_log(
+    client: httpx.AsyncClient, site: Site, statements: StatementCounter
+) -> None:
+    await _get(client, PAGE, {"slug": "a1"})
+    statements.reset()
+    hits = await asyncio.gather(*(_get(client, PAGE, {"slug": "a1"}) for _ in range(20)))
+    assert [_cache(hit) for hit in hits] == ["hit"] * 20
+    # The first read, and the one that the hits arriving while it ran share.
+    assert 1 <= statements.count <= 3, statements.statements
+    assert all("cache_invalidations" in statement for statement in statements.statements)
+
+
+async def test_a_write_elsewhere_costs_one_more_read_then_none(
+    client: httpx.AsyncClient, site: Site, statements: StatementCounter
+) -> None:
+    await _get(client, PAGE, {"slug": "a1"})
+    await _create_tag(client, site)  # a new tag: nothing a1's page shows
+    statements.reset()
+    assert _cache(await _get(client, PAGE, {"slug": "a1"})) == "hit"
+    # The log moved on: its number, then the page's tags, found untouched.
+    assert statements.count == 2
+    statements.reset()
+    assert _cache(await _get(client, PAGE, {"slug": "a1"})) == "hit"
+    # Stamped anew: the number alone again.
+    assert statements.count == 1
+    await _update_title(client, site)  # a1's own title
+    assert _cache(await _get(client, PAGE, {"slug": "a1"})) == "miss"
