@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -38,10 +39,14 @@ __all__ = [
     "Base",
     "CacheInvalidation",
     "Category",
+    "DeliveryStatus",
+    "OutboxEvent",
     "RelatedEntry",
     "RelatedList",
     "RelatedPin",
     "Tag",
+    "Webhook",
+    "WebhookDelivery",
     "utcnow",
 ]
 
@@ -54,6 +59,12 @@ def utcnow() -> datetime:
 class ArticleStatus(enum.StrEnum):
     DRAFT = "draft"
     PUBLISHED = "published"
+
+
+class DeliveryStatus(enum.StrEnum):
+    PENDING = "PENDING"
+    DELIVERED = "DELIVERED"
+    FAILED = "FAILED"
 
 
 _NAMING = {
@@ -264,3 +275,67 @@ class CacheInvalidation(Base):
     tag_key: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(BigInteger)
     changed_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Webhook(Base):
+    """Where to send events (``resolvers.events``): ``events`` holds the event types it
+    takes, comma-separated and between commas (``,ARTICLE_PUBLISHED,TAG_CHANGED,``), so
+    one ``LIKE`` finds the webhooks of a type. ``secret`` signs deliveries, so it is kept
+    as given, not hashed."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    events: Mapped[str] = mapped_column(String(400))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    secret: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class OutboxEvent(Base):
+    """An event, written in the transaction of the change it describes (the outbox).
+
+    ``id`` orders events as their changes were committed (the writes that make them hold
+    the invalidation log's sequence until their commit); ``event_id`` is the id receivers
+    see; ``body`` is the JSON body sent, byte for byte, to every webhook; ``subject_*`` name
+    the node the event is about.
+    """
+
+    __tablename__ = "outbox_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(40), unique=True)
+    type: Mapped[str] = mapped_column(String(40))
+    occurred_at: Mapped[datetime] = mapped_column(DateTime)
+    subject_type: Mapped[str] = mapped_column(String(16))
+    subject_id: Mapped[int] = mapped_column(Integer)
+    subject_slug: Mapped[str | None] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+
+
+class WebhookDelivery(Base):
+    """One event sent to one webhook: ``PENDING`` until a 2xx answer (``DELIVERED``) or the
+    last attempt failed (``FAILED``). A pending delivery is due at ``next_attempt_at``; a
+    worker sending it sets that past its attempt's deadline first, so a worker that dies
+    mid-attempt leaves it due again (``resolvers.events.worker``)."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        CheckConstraint("status IN ('PENDING', 'DELIVERED', 'FAILED')", name="status"),
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_webhook", "webhook_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    event_id: Mapped[int] = mapped_column(
+        ForeignKey("outbox_events.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -22,10 +22,11 @@ from strawberry.types import ExecutionContext
 from db.failures import DatabaseFailure, database_failure
 from resolvers.errors import ClientError
 from schema.limits import Limits, QueryLimits
-from schema.mutation import Mutation
+from schema.mutation import Mutation as ContentMutation
 from schema.query import Query as ReadQuery
 from schema.search import SearchQuery
 from schema.types import Article, Author, Category, Tag
+from schema.webhooks import Webhook, WebhookDelivery, WebhookMutation, WebhookQuery
 
 __all__ = ["build_schema", "schema"]
 
@@ -38,7 +39,12 @@ _DEFAULT_LIMITS = Limits()
 @strawberry.type(
     description="Everything a reader can ask for; anonymous readers see public articles."
 )
-class Query(ReadQuery, SearchQuery):
+class Query(ReadQuery, SearchQuery, WebhookQuery):
+    pass
+
+
+@strawberry.type(description=ContentMutation.__strawberry_definition__.description)  # type: ignore[attr-defined]
+class Mutation(ContentMutation, WebhookMutation):
     pass
 
 
@@ -151,7 +157,7 @@ def build_schema(
     return _Schema(
         query=Query,
         mutation=Mutation,
-        types=[Article, Author, Category, Tag],
+        types=[Article, Author, Category, Tag, Webhook, WebhookDelivery],
         extensions=every,
         config=StrawberryConfig(batching_config={"max_operations": max_batch}),
     )

@@ -48,6 +48,7 @@ from resolvers.articles.text_metrics import excerpt_from_body, plain_text, word_
 from resolvers.cache_invalidations import record
 from resolvers.cache_tags import ArticleState, after_article_write
 from resolvers.errors import ErrorCode, Rejected, UserError, UserErrors
+from resolvers.events import outbox
 from resolvers.slugs import numbered_from, slug_error, slugify, unique_slug
 from resolvers.transaction import Actor, Raced
 from resolvers.write_inputs import ArticleFields, pk_of
@@ -180,14 +181,18 @@ async def delete_article(session: AsyncSession, actor: Actor, *, article_id: str
     await related_lists.keeping_lists(session)
     article = await _article_for_write(session, article_id, actor)
     # Read before it goes: its tags, and the lists it was in.
-    stale = await after_article_write(
-        session, before=ArticleState.of(article), after=None, now=actor.now
+    before = ArticleState.of(article)
+    stale = await after_article_write(session, before=before, after=None, now=actor.now)
+    event_type = outbox.article_event_type(before, None, actor.now)
+    event = await outbox.article_event(
+        session, article, event_type=event_type, stale=stale, now=actor.now
     )
     await session.execute(
         delete(Article).where(Article.id == article.id),
         execution_options={"synchronize_session": False},
     )
     await record(session, stale, now=actor.now)
+    await outbox.write(session, event)
     return article.id
 
 
@@ -307,17 +312,24 @@ async def _changed(
     tags_before: Sequence[int] | None = None,
     tags_after: Sequence[int] | None = None,
 ) -> None:
-    """Record what the write to ``article`` made stale (``before``: as it was read)."""
+    """Record what the write to ``article`` made stale (``before``: as it was read), and
+    its event (``resolvers.events.outbox``)."""
+    after = ArticleState.of(article)
     stale = await after_article_write(
         session,
         before=before,
-        after=ArticleState.of(article),
+        after=after,
         now=actor.now,
         related_lists=related or (),
         tags_before=tags_before,
         tags_after=tags_after,
     )
+    event_type = outbox.article_event_type(before, after, actor.now)
+    event = await outbox.article_event(
+        session, article, event_type=event_type, stale=stale, now=actor.now
+    )
     await record(session, stale, now=actor.now)
+    await outbox.write(session, event)
 
 
 async def _replace_tags(
