@@ -16,15 +16,18 @@ and a scheduled article's before its instant, fire none.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+import weakref
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 import orjson
-from sqlalchemy import DateTime, Integer, String, insert, literal, select, union_all
+from sqlalchemy import DateTime, Integer, String, event, insert, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from db.models import (
     Article,
@@ -58,6 +61,32 @@ _TAXONOMY_EVENTS = {
     "Author": EventType.AUTHOR_CHANGED,
     "Tag": EventType.TAG_CHANGED,
 }
+
+
+# Workers of this process waiting for work: set when a transaction that wrote events
+# commits, so they deliver at once instead of at their next look (other processes' workers
+# find the work when they next look).
+_WAKEUPS: weakref.WeakSet[asyncio.Event] = weakref.WeakSet()
+_WROTE_EVENTS = "masthead.events.written"
+
+
+def wakeup() -> asyncio.Event:
+    """An event set whenever a transaction of this process that wrote events commits."""
+    woken = asyncio.Event()
+    _WAKEUPS.add(woken)
+    return woken
+
+
+@event.listens_for(Session, "after_commit")
+def _committed(session: Session) -> None:
+    if session.info.pop(_WROTE_EVENTS, False):
+        for woken in list(_WAKEUPS):
+            woken.set()
+
+
+@event.listens_for(Session, "after_rollback")
+def _rolled_back(session: Session) -> None:
+    session.info.pop(_WROTE_EVENTS, None)
 
 
 @dataclass(frozen=True)
@@ -152,6 +181,7 @@ async def write(session: AsyncSession, event: Event | None) -> None:
     """Write the event and its pending deliveries, in the caller's transaction."""
     if event is None:
         return
+    session.info[_WROTE_EVENTS] = True
     event_pk: int = (
         await session.execute(
             insert(OutboxEvent)

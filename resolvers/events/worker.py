@@ -8,6 +8,9 @@ the outcome (killed, its host lost) leaves it due again once the lease runs out:
 lost, and the receiver may see the event twice with the same event id. An outcome is
 recorded only on the delivery as this worker claimed it (same ``attempts``).
 
+An idle worker looks for due deliveries every ``poll_interval``, and at once when a
+transaction of its own process that wrote events commits (``outbox.wakeup``).
+
 Several processes: on PostgreSQL every worker delivers, claiming rows ``FOR UPDATE SKIP
 LOCKED``, so two workers never claim the same delivery. On SQLite one process delivers:
 the one holding an exclusive lock (``flock``) on the file ``<database>-deliverer.lock``
@@ -35,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from db.dialects import database_of
 from db.models import DeliveryStatus, OutboxEvent, Webhook, WebhookDelivery, utcnow
 from resolvers.events.delivery import Attempt, Outcome, retry_delay, send
+from resolvers.events.outbox import wakeup
 from resolvers.events.url_policy import UrlPolicy
 from resolvers.global_ids import encode_global_id
 
@@ -199,16 +203,27 @@ async def run(
     async with _delivering_turn(sessionmaker, database_url, options, stop) as turn:
         if not turn:
             return
+        woken = wakeup()
         async with client(options) as http:
             while not stop.is_set():
+                woken.clear()
                 try:
                     done = await deliver_due(sessionmaker, http, options)
                 except Exception:  # the worker outlives any one failure
                     logger.exception("webhook delivery round failed")
                     done = 0
                 if done == 0:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), options.poll_interval)
+                    await _pause(stop, woken, options.poll_interval)
+
+
+async def _pause(stop: asyncio.Event, woken: asyncio.Event, seconds: float) -> None:
+    """Until stopped, woken by a commit of events in this process, or ``seconds`` passed."""
+    waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(woken.wait())]
+    try:
+        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in waits:
+            waiting.cancel()
 
 
 @contextlib.asynccontextmanager
