@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     and_,
+    select,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 from sqlalchemy.sql.elements import ColumnElement
@@ -47,8 +48,21 @@ __all__ = [
     "Tag",
     "Webhook",
     "WebhookDelivery",
+    "public_at",
     "utcnow",
 ]
+
+
+def public_at(
+    now: datetime, status: str, published_at: datetime | None, unpublish_at: datetime | None
+) -> bool:
+    """:meth:`Article.is_public` for one article's values, in Python."""
+    return (
+        status == ArticleStatus.PUBLISHED.value
+        and published_at is not None
+        and published_at <= now
+        and (unpublish_at is None or unpublish_at > now)
+    )
 
 
 def utcnow() -> datetime:
@@ -148,6 +162,11 @@ class Article(Base):
     body: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(16), default=ArticleStatus.DRAFT.value)
     published_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # A scheduled unpublish: public until then (null: none scheduled).
+    unpublish_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    # A scheduled publish whose ``article.published`` event is still to fire: its
+    # publication time (``resolvers.events.schedule``); null otherwise.
+    announce_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -157,8 +176,21 @@ class Article(Base):
 
     @classmethod
     def is_public(cls, now: datetime) -> ColumnElement[bool]:
-        """Published and not scheduled for later: what anonymous readers may see."""
-        return and_(cls.status == ArticleStatus.PUBLISHED.value, cls.published_at <= now)
+        """Published, its time come, and not past a scheduled unpublish: what anonymous
+        readers may see.
+
+        The unpublish is checked as ``id NOT IN (articles past their unpublish time)``: a
+        seek into ``ix_articles_unpublish_at`` finding the few whose instant has come and
+        that the worker has not unpublished yet (``resolvers.events.schedule``), then a check
+        of the id, which every index of the table holds; so lists and counts are still
+        answered from their indexes alone, without reading each row's ``unpublish_at``.
+        """
+        past_unpublish = select(Article.id).where(Article.unpublish_at <= now).correlate(None)
+        return and_(
+            cls.status == ArticleStatus.PUBLISHED.value,
+            cls.published_at <= now,
+            cls.id.not_in(past_unpublish),
+        )
 
 
 class ArticleTag(Base):

@@ -148,27 +148,57 @@ async def publish_article(
     before = ArticleState.of(article)
     when = publish_at
     if when is None:
-        already_public = (
-            article.status == ArticleStatus.PUBLISHED.value
-            and article.published_at is not None
-            and article.published_at <= actor.now
-        )
+        already_public = before.public(actor.now)
         when = article.published_at if already_public else actor.now
-    values = {"status": ArticleStatus.PUBLISHED.value, "published_at": when}
+    # Publishing cancels a scheduled unpublish; a future time is announced when it comes
+    # (``resolvers.events.schedule``).
+    values = {
+        "status": ArticleStatus.PUBLISHED.value,
+        "published_at": when,
+        "unpublish_at": None,
+        "announce_at": when if when is not None and when > actor.now else None,
+    }
     article = await _write(session, article, values, None, actor.now)
     related = await related_lists.refresh_candidate(session, article.id)
     await _changed(session, actor, before, article, related=related)
     return article
 
 
-async def unpublish_article(session: AsyncSession, actor: Actor, *, article_id: str) -> Article:
-    """Back to a draft: no longer public (nor scheduled)."""
+async def unpublish_article(
+    session: AsyncSession, actor: Actor, *, article_id: str, at: datetime | None = None
+) -> Article:
+    """Back to a draft: no longer public (nor scheduled). A future ``at`` schedules that
+    instead: the article stays public until then, and is hidden from every read at ``at``
+    (``Article.is_public``), then made a draft by the worker (``resolvers.events.schedule``).
+    """
     require_article_editor(actor.viewer, "unpublish articles")
     await related_lists.keeping_lists(session)
     article = await _article_for_write(session, article_id, actor)
     before = ArticleState.of(article)
-    values = {"status": ArticleStatus.DRAFT.value, "published_at": None}
-    article = await _write(session, article, values, None, actor.now)
+    if at is not None and at > actor.now:
+        if not before.published:
+            raise Rejected(
+                [
+                    UserError(
+                        ("at",),
+                        "Only a published (or scheduled) article can be unpublished later.",
+                        ErrorCode.INVALID,
+                    )
+                ]
+            )
+        if article.published_at is not None and at <= article.published_at:
+            raise Rejected(
+                [UserError(("at",), "`at` must come after `publishedAt`.", ErrorCode.INVALID)]
+            )
+        article = await _write(session, article, {"unpublish_at": at}, None, actor.now)
+    else:
+        values = {
+            "status": ArticleStatus.DRAFT.value,
+            "published_at": None,
+            "unpublish_at": None,
+            "announce_at": None,
+        }
+        article = await _write(session, article, values, None, actor.now)
     related = await related_lists.refresh_candidate(session, article.id)
     await _changed(session, actor, before, article, related=related)
     return article

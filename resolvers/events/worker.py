@@ -1,4 +1,5 @@
-"""The worker: sends due webhook deliveries until told to stop.
+"""The worker: fires scheduled publishes and unpublishes that are due
+(``resolvers.events.schedule``) and sends due webhook deliveries, until told to stop.
 
 Each round claims up to ``batch`` due deliveries in one short transaction, sends them
 concurrently outside any transaction, and records each outcome. Claiming adds one to
@@ -39,6 +40,7 @@ from db.dialects import database_of
 from db.models import DeliveryStatus, OutboxEvent, Webhook, WebhookDelivery, utcnow
 from resolvers.events.delivery import Attempt, Outcome, retry_delay, send
 from resolvers.events.outbox import wakeup
+from resolvers.events.schedule import fire_due
 from resolvers.events.url_policy import UrlPolicy
 from resolvers.global_ids import encode_global_id
 
@@ -208,7 +210,8 @@ async def run(
             while not stop.is_set():
                 woken.clear()
                 try:
-                    done = await deliver_due(sessionmaker, http, options)
+                    fired = await fire_due(sessionmaker, now=utcnow())
+                    done = fired + await deliver_due(sessionmaker, http, options)
                 except Exception:  # the worker outlives any one failure
                     logger.exception("webhook delivery round failed")
                     done = 0

@@ -204,6 +204,7 @@ async def delete_tag(session: AsyncSession, actor: Actor, *, tag_id: str) -> int
             Article.published_at,
             Article.category_id,
             Article.author_id,
+            Article.unpublish_at,
         ),
         execution_options={"synchronize_session": False},
     )

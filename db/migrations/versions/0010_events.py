@@ -8,6 +8,10 @@ Create Date: 2026-12-02
 ``outbox_events`` (every event, written in the transaction of the change it describes) and
 ``webhook_deliveries`` (one per event and webhook, with its attempts), described in
 ``resolvers.events``. They start empty: no event happened before them.
+
+Articles get ``unpublish_at`` (a scheduled unpublish) and ``announce_at`` (the publication
+time of a scheduled publish whose ``article.published`` event is still to fire), both null
+for every existing article, each indexed for the worker's seek to the ones that are due.
 """
 
 from __future__ import annotations
@@ -24,6 +28,12 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # Plain ALTER TABLE on both databases (SQLite adds and drops columns in place since
+    # 3.35): a batch would rebuild the table, which the search view depends on.
+    op.add_column("articles", sa.Column("unpublish_at", sa.DateTime(), nullable=True))
+    op.add_column("articles", sa.Column("announce_at", sa.DateTime(), nullable=True))
+    op.create_index("ix_articles_unpublish_at", "articles", ["unpublish_at"], unique=False)
+    op.create_index("ix_articles_announce_at", "articles", ["announce_at"], unique=False)
     op.create_table(
         "webhooks",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -89,3 +99,7 @@ def downgrade() -> None:
     op.drop_table("webhook_deliveries")
     op.drop_table("outbox_events")
     op.drop_table("webhooks")
+    op.drop_index("ix_articles_announce_at", table_name="articles")
+    op.drop_index("ix_articles_unpublish_at", table_name="articles")
+    op.drop_column("articles", "announce_at")
+    op.drop_column("articles", "unpublish_at")
