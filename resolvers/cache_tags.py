@@ -14,6 +14,8 @@ own, ``resolvers.cache_invalidations``; a CDN's, purged from a webhook). The sch
 ``newest``                 the newest public articles, which fill short related lists
 ``authors``                ``Query.authors`` (also ``tags``); ``categories``: the tree
                            (``Query.categories``, ``children``, ``ancestors``)
+``changes``                ``Query.changes``: stale whenever an event is written
+                           (``resolvers.events.outbox``)
 ``article:missing``        a lookup that found nothing (also ``author:missing``, ...):
                            an object published or renamed may answer it now
 ``all``                    every answer: purged when content changed behind the API
@@ -55,6 +57,7 @@ __all__ = [
     "ARTICLES",
     "AUTHORS",
     "CATEGORIES",
+    "CHANGES",
     "NEWEST",
     "SEARCH",
     "TAGS",
@@ -82,6 +85,7 @@ NEWEST = "newest"
 AUTHORS = "authors"
 CATEGORIES = "categories"
 TAGS = "tags"
+CHANGES = "changes"
 
 
 def node(type_name: NodeType, pk: int) -> str:

@@ -21,6 +21,7 @@ from strawberry.types import ExecutionContext
 
 from db.failures import DatabaseFailure, database_failure
 from resolvers.errors import ClientError
+from schema.changes import ChangesQuery
 from schema.limits import Limits, QueryLimits
 from schema.mutation import Mutation as ContentMutation
 from schema.query import Query as ReadQuery
@@ -39,7 +40,7 @@ _DEFAULT_LIMITS = Limits()
 @strawberry.type(
     description="Everything a reader can ask for; anonymous readers see public articles."
 )
-class Query(ReadQuery, SearchQuery, WebhookQuery):
+class Query(ReadQuery, SearchQuery, WebhookQuery, ChangesQuery):
     pass
 
 

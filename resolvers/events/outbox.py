@@ -1,7 +1,8 @@
 """The outbox: each event is written in the transaction of the change it describes.
 
 A write calls :func:`article_event` or :func:`taxonomy_event` with what it made stale
-(``resolvers.cache_tags.Staleness``), then :func:`write` right after recording that
+(``resolvers.cache_tags.Staleness``, to which they add the changes feed's tag), then
+:func:`write` right after recording that
 staleness (``cache_invalidations.record``): the event's row and one pending delivery per
 active webhook taking its type are then part of the write's commit, or of nothing. Writes
 that record hold the invalidation log's sequence until they commit, so event ids follow the
@@ -40,7 +41,7 @@ from db.models import (
     Webhook,
     WebhookDelivery,
 )
-from resolvers.cache_tags import ArticleState, Staleness
+from resolvers.cache_tags import CHANGES, ArticleState, Staleness
 from resolvers.events.types import EventType
 from resolvers.global_ids import encode_global_id
 
@@ -224,6 +225,7 @@ def _event(
     now: datetime,
 ) -> Event:
     event_id = f"evt_{uuid.uuid4().hex}"
+    stale.lists.add(CHANGES)  # the feed shows it: recorded with the rest (written before)
     body = {
         "id": event_id,
         "type": event_type.value,
