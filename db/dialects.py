@@ -121,6 +121,9 @@ class Database(ABC):
     alters_in_batches: ClassVar[bool]
     # Execution options that give a long read one snapshot of the whole database.
     snapshot_options: ClassVar[Mapping[str, Any]]
+    # Only one process at a time delivers webhooks (``resolvers.events.worker``): SQLite has
+    # no row locks to share the work with.
+    one_delivering_process: ClassVar[bool]
 
     @abstractmethod
     def engine_options(self, *, pool_size: int, timeouts: Timeouts | None) -> dict[str, Any]:
@@ -173,6 +176,7 @@ class Database(ABC):
 class _SQLite(Database):
     kind = DatabaseKind.SQLITE
     alters_in_batches = True
+    one_delivering_process = True
     # A read transaction in WAL mode already sees one snapshot.
     snapshot_options: ClassVar[Mapping[str, Any]] = {}
 
@@ -394,6 +398,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
 class _PostgreSQL(Database):
     kind = DatabaseKind.POSTGRESQL
     alters_in_batches = False
+    one_delivering_process = False  # deliveries are claimed FOR UPDATE SKIP LOCKED
     snapshot_options: ClassVar[Mapping[str, Any]] = {"isolation_level": "REPEATABLE READ"}
 
     def engine_options(self, *, pool_size: int, timeouts: Timeouts | None) -> dict[str, Any]:

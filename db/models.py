@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     and_,
+    select,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 from sqlalchemy.sql.elements import ColumnElement
@@ -38,12 +40,29 @@ __all__ = [
     "Base",
     "CacheInvalidation",
     "Category",
+    "DeliveryStatus",
+    "OutboxEvent",
     "RelatedEntry",
     "RelatedList",
     "RelatedPin",
     "Tag",
+    "Webhook",
+    "WebhookDelivery",
+    "public_at",
     "utcnow",
 ]
+
+
+def public_at(
+    now: datetime, status: str, published_at: datetime | None, unpublish_at: datetime | None
+) -> bool:
+    """:meth:`Article.is_public` for one article's values, in Python."""
+    return (
+        status == ArticleStatus.PUBLISHED.value
+        and published_at is not None
+        and published_at <= now
+        and (unpublish_at is None or unpublish_at > now)
+    )
 
 
 def utcnow() -> datetime:
@@ -54,6 +73,12 @@ def utcnow() -> datetime:
 class ArticleStatus(enum.StrEnum):
     DRAFT = "draft"
     PUBLISHED = "published"
+
+
+class DeliveryStatus(enum.StrEnum):
+    PENDING = "PENDING"
+    DELIVERED = "DELIVERED"
+    FAILED = "FAILED"
 
 
 _NAMING = {
@@ -137,6 +162,11 @@ class Article(Base):
     body: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(16), default=ArticleStatus.DRAFT.value)
     published_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # A scheduled unpublish: public until then (null: none scheduled).
+    unpublish_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    # A scheduled publish whose ``article.published`` event is still to fire: its
+    # publication time (``resolvers.events.schedule``); null otherwise.
+    announce_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -146,8 +176,21 @@ class Article(Base):
 
     @classmethod
     def is_public(cls, now: datetime) -> ColumnElement[bool]:
-        """Published and not scheduled for later: what anonymous readers may see."""
-        return and_(cls.status == ArticleStatus.PUBLISHED.value, cls.published_at <= now)
+        """Published, its time come, and not past a scheduled unpublish: what anonymous
+        readers may see.
+
+        The unpublish is checked as ``id NOT IN (articles past their unpublish time)``: a
+        seek into ``ix_articles_unpublish_at`` finding the few whose instant has come and
+        that the worker has not unpublished yet (``resolvers.events.schedule``), then a check
+        of the id, which every index of the table holds; so lists and counts are still
+        answered from their indexes alone, without reading each row's ``unpublish_at``.
+        """
+        past_unpublish = select(Article.id).where(Article.unpublish_at <= now).correlate(None)
+        return and_(
+            cls.status == ArticleStatus.PUBLISHED.value,
+            cls.published_at <= now,
+            cls.id.not_in(past_unpublish),
+        )
 
 
 class ArticleTag(Base):
@@ -264,3 +307,67 @@ class CacheInvalidation(Base):
     tag_key: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(BigInteger)
     changed_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Webhook(Base):
+    """Where to send events (``resolvers.events``): ``events`` holds the event types it
+    takes, comma-separated and between commas (``,ARTICLE_PUBLISHED,TAG_CHANGED,``), so
+    one ``LIKE`` finds the webhooks of a type. ``secret`` signs deliveries, so it is kept
+    as given, not hashed."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    events: Mapped[str] = mapped_column(String(400))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    secret: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class OutboxEvent(Base):
+    """An event, written in the transaction of the change it describes (the outbox).
+
+    ``id`` orders events as their changes were committed (the writes that make them hold
+    the invalidation log's sequence until their commit); ``event_id`` is the id receivers
+    see; ``body`` is the JSON body sent, byte for byte, to every webhook; ``subject_*`` name
+    the node the event is about.
+    """
+
+    __tablename__ = "outbox_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(40), unique=True)
+    type: Mapped[str] = mapped_column(String(40))
+    occurred_at: Mapped[datetime] = mapped_column(DateTime)
+    subject_type: Mapped[str] = mapped_column(String(16))
+    subject_id: Mapped[int] = mapped_column(Integer)
+    subject_slug: Mapped[str | None] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+
+
+class WebhookDelivery(Base):
+    """One event sent to one webhook: ``PENDING`` until a 2xx answer (``DELIVERED``) or the
+    last attempt failed (``FAILED``). A pending delivery is due at ``next_attempt_at``; a
+    worker sending it sets that past its attempt's deadline first, so a worker that dies
+    mid-attempt leaves it due again (``resolvers.events.worker``)."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        CheckConstraint("status IN ('PENDING', 'DELIVERED', 'FAILED')", name="status"),
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_webhook", "webhook_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    event_id: Mapped[int] = mapped_column(
+        ForeignKey("outbox_events.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -18,6 +19,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from db.dialects import Timeouts
 from db.engine import create_engine, create_read_sessionmaker, create_sessionmaker
+from masthead.event_worker import running_worker, url_policy
 from masthead.graphql_view import graphql_endpoint
 from masthead.live_updates import ArticleFeed
 from masthead.settings import Settings
@@ -69,7 +71,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         gc.collect()
         gc.freeze()
         await feed.open()
-        yield
+        async with contextlib.AsyncExitStack() as stack:
+            if settings.serve_worker:  # webhook deliveries (masthead.event_worker)
+                await stack.enter_async_context(running_worker(settings, sessionmaker))
+            yield
         gc.unfreeze()
         await close(app)
 
@@ -101,6 +106,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.engine = engine
     app.state.sessionmaker = sessionmaker
     app.state.view = view
+    app.state.webhook_policy = url_policy(settings)
     return app
 
 

@@ -11,12 +11,17 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from masthead.settings import Settings
+
+if TYPE_CHECKING:
+    from db.models import Webhook
+    from resolvers.events.webhooks import DeliveryRow
+    from resolvers.transaction import Actor
 
 __all__ = ["main"]
 
@@ -248,10 +253,7 @@ def _token_list(_args: argparse.Namespace, settings: Settings) -> int:
                 last_used.isoformat(" ", "seconds") if last_used else "never",
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-        print("  ".join(cells).rstrip())
+    _print_table(rows)
     return 0
 
 
@@ -266,6 +268,168 @@ def _token_revoke(args: argparse.Namespace, settings: Settings) -> int:
         print(f"masthead token revoke: no token named {args.name!r}", file=sys.stderr)
         return 1
     print(f"revoked token {args.name!r}", file=sys.stderr)
+    return 0
+
+
+def _worker(_args: argparse.Namespace, settings: Settings) -> int:
+    import signal
+
+    from masthead.event_worker import running_worker
+
+    async def work(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for number in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(number, stopping.set)
+        async with running_worker(settings, sessionmaker):
+            await stopping.wait()
+
+    print("worker delivering webhooks (Ctrl-C stops it)", file=sys.stderr, flush=True)
+    asyncio.run(_with_database(settings, work))
+    return 0
+
+
+def _print_table(rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        print("  ".join(cells).rstrip())
+
+
+def _admin() -> Actor:
+    from db.models import utcnow
+    from resolvers.access.viewer import Role, Viewer
+    from resolvers.transaction import Actor
+
+    return Actor(Viewer(role=Role.ADMIN), utcnow())
+
+
+def _webhook_write(
+    settings: Settings, write: Callable[..., Awaitable[_Result]], **kwargs: object
+) -> _Result | None:
+    """Run a webhook write as an admin; prints the refusal and returns None if refused."""
+    from resolvers.transaction import in_one_transaction
+
+    actor = _admin()
+
+    async def run(sessionmaker: async_sessionmaker[AsyncSession]) -> _Result | None:
+        outcome = await in_one_transaction(
+            sessionmaker, lambda session: write(session, actor, **kwargs)
+        )
+        for error in outcome.errors:
+            print(f"masthead webhook: {error.message}", file=sys.stderr)
+        return outcome.value
+
+    return asyncio.run(_with_database(settings, run))
+
+
+def _event_list(value: str) -> list[object]:
+    from resolvers.events.types import EventType
+
+    try:
+        return [EventType.named(name.strip().upper()) for name in value.split(",") if name.strip()]
+    except KeyError as error:
+        names = ", ".join(event.name for event in EventType)
+        raise argparse.ArgumentTypeError(f"unknown event type {error}; known: {names}") from None
+
+
+def _webhook_add(args: argparse.Namespace, settings: Settings) -> int:
+    from masthead.event_worker import url_policy
+    from resolvers.events import webhooks
+    from resolvers.global_ids import encode_global_id
+
+    fields = webhooks.WebhookFields(url=args.url, events=args.events, active=True)
+    created = _webhook_write(
+        settings, webhooks.create_webhook, fields=fields, policy=url_policy(settings)
+    )
+    if created is None:
+        return 1
+    webhook_id = encode_global_id("Webhook", created.webhook.id)
+    print(
+        f"created webhook {webhook_id} for {args.url}; its signing secret is shown only now:",
+        file=sys.stderr,
+        flush=True,
+    )
+    print(created.secret, flush=True)
+    return 0
+
+
+def _webhook_list(_args: argparse.Namespace, settings: Settings) -> int:
+    from resolvers.access.viewer import Role, Viewer
+    from resolvers.events import webhooks
+    from resolvers.global_ids import encode_global_id
+
+    async def listed(sessionmaker: async_sessionmaker[AsyncSession]) -> list[Webhook]:
+        async with sessionmaker() as session:
+            return list(await webhooks.list_webhooks(session, Viewer(role=Role.ADMIN)))
+
+    rows = [("ID", "URL", "EVENTS", "ACTIVE", "CREATED (UTC)")]
+    for webhook in asyncio.run(_with_database(settings, listed)):
+        rows.append(
+            (
+                encode_global_id("Webhook", webhook.id),
+                webhook.url,
+                ",".join(event.name for event in webhooks.event_types(webhook)),
+                "yes" if webhook.active else "no",
+                webhook.created_at.isoformat(" ", "seconds"),
+            )
+        )
+    _print_table(rows)
+    return 0
+
+
+def _webhook_remove(args: argparse.Namespace, settings: Settings) -> int:
+    from resolvers.events import webhooks
+
+    if _webhook_write(settings, webhooks.delete_webhook, webhook_id=args.id) is None:
+        return 1
+    print(f"removed webhook {args.id} and its deliveries", file=sys.stderr)
+    return 0
+
+
+def _webhook_deliveries(args: argparse.Namespace, settings: Settings) -> int:
+    from db.models import DeliveryStatus
+    from resolvers.events import webhooks
+    from resolvers.global_ids import encode_global_id
+
+    status = DeliveryStatus(args.status.upper()) if args.status else None
+
+    async def listed(
+        sessionmaker: async_sessionmaker[AsyncSession],
+    ) -> list[tuple[DeliveryRow, str]]:
+        async with sessionmaker() as session:
+            return list(await webhooks.list_deliveries(session, status=status, limit=args.limit))
+
+    rows = [("ID", "EVENT", "TYPE", "STATUS", "ATTEMPTS", "HTTP", "NEXT (UTC)", "URL", "ERROR")]
+    for row, url in asyncio.run(_with_database(settings, listed)):
+        delivery = row.delivery
+        next_at = delivery.next_attempt_at
+        rows.append(
+            (
+                encode_global_id("WebhookDelivery", delivery.id),
+                row.event_id,
+                row.event_type.value,
+                delivery.status,
+                str(delivery.attempts),
+                str(delivery.response_status or "-"),
+                next_at.isoformat(" ", "seconds") if next_at else "-",
+                url,
+                delivery.error or "",
+            )
+        )
+    _print_table(rows)
+    return 0
+
+
+def _webhook_redeliver(args: argparse.Namespace, settings: Settings) -> int:
+    from resolvers.events import webhooks
+    from resolvers.global_ids import encode_global_id
+
+    again = _webhook_write(settings, webhooks.redeliver, delivery_id=args.delivery_id)
+    if again is None:
+        return 1
+    new_id = encode_global_id("WebhookDelivery", again.id)
+    print(f"queued delivery {new_id}, the same event again", file=sys.stderr)
     return 0
 
 
@@ -325,6 +489,44 @@ def _parser() -> argparse.ArgumentParser:
     token_revoke = token_commands.add_parser("revoke", help="revoke a token at once")
     token_revoke.add_argument("name")
     token_revoke.set_defaults(run=_token_revoke)
+
+    worker = commands.add_parser(
+        "worker", help="deliver webhooks, alone (masthead serve also does, unless told not to)"
+    )
+    worker.set_defaults(run=_worker)
+
+    webhook = commands.add_parser("webhook", help="webhooks: where events are sent")
+    webhook_commands = webhook.add_subparsers(dest="webhook_command", required=True)
+    webhook_add = webhook_commands.add_parser(
+        "add", help="add a webhook; its secret is printed once, alone on the last line"
+    )
+    webhook_add.add_argument("url", metavar="URL")
+    webhook_add.add_argument(
+        "--events",
+        required=True,
+        type=_event_list,
+        metavar="E[,E...]",
+        help="event types, e.g. ARTICLE_PUBLISHED,ARTICLE_UPDATED",
+    )
+    webhook_add.set_defaults(run=_webhook_add)
+    webhook_list = webhook_commands.add_parser("list", help="list webhooks (never secrets)")
+    webhook_list.set_defaults(run=_webhook_list)
+    webhook_remove = webhook_commands.add_parser("remove", help="remove a webhook")
+    webhook_remove.add_argument("id", metavar="ID")
+    webhook_remove.set_defaults(run=_webhook_remove)
+    webhook_deliveries = webhook_commands.add_parser(
+        "deliveries", help="the newest deliveries of every webhook"
+    )
+    webhook_deliveries.add_argument(
+        "--status", choices=["PENDING", "DELIVERED", "FAILED"], type=str.upper
+    )
+    webhook_deliveries.add_argument("--limit", type=int, default=50)
+    webhook_deliveries.set_defaults(run=_webhook_deliveries)
+    webhook_redeliver = webhook_commands.add_parser(
+        "redeliver", help="send a delivery's event again (same event id)"
+    )
+    webhook_redeliver.add_argument("delivery_id", metavar="DELIVERY_ID")
+    webhook_redeliver.set_defaults(run=_webhook_redeliver)
 
     schema = commands.add_parser("schema", help="print the GraphQL SDL")
     schema.set_defaults(run=_schema)

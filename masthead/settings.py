@@ -90,6 +90,23 @@ class Settings(BaseSettings):
     # Addresses of reverse proxies whose X-Forwarded-For/-Proto are believed
     # (comma-separated, uvicorn's forwarded_allow_ips); empty: none.
     trusted_proxies: str = ""
+    # Webhooks (masthead.event_worker): `masthead serve` delivers in-process unless
+    # serve_worker is off (then run `masthead worker`); an attempt's deadline (seconds);
+    # attempts before a delivery is FAILED; the first retry's delay (seconds, doubling with
+    # each attempt, with jitter); how often an idle worker looks for work (seconds).
+    serve_worker: bool = True
+    webhook_timeout: Annotated[float, Field(gt=0, le=60)] = 10.0
+    webhook_max_attempts: Annotated[int, Field(ge=1, le=50)] = 8
+    webhook_retry_base: Annotated[float, Field(gt=0)] = 30.0
+    webhook_poll_interval: Annotated[float, Field(gt=0, le=60)] = 0.5
+    # Hosts (comma-separated) whose webhook URLs may resolve to loopback, private or
+    # link-local addresses in production; anywhere else such URLs are refused.
+    webhook_allowed_hosts: str = ""
+
+    @property
+    def webhook_allowed_host_set(self) -> frozenset[str]:
+        hosts = self.webhook_allowed_hosts.split(",")
+        return frozenset(host.strip().lower() for host in hosts if host.strip())
 
     @property
     def cors_origin_list(self) -> list[str]:

@@ -14,6 +14,8 @@ own, ``resolvers.cache_invalidations``; a CDN's, purged from a webhook). The sch
 ``newest``                 the newest public articles, which fill short related lists
 ``authors``                ``Query.authors`` (also ``tags``); ``categories``: the tree
                            (``Query.categories``, ``children``, ``ancestors``)
+``changes``                ``Query.changes``: stale whenever an event is written
+                           (``resolvers.events.outbox``)
 ``article:missing``        a lookup that found nothing (also ``author:missing``, ...):
                            an object published or renamed may answer it now
 ``all``                    every answer: purged when content changed behind the API
@@ -47,7 +49,7 @@ from typing import Literal
 from sqlalchemy import Integer, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Article, ArticleStatus, ArticleTag, RelatedPin
+from db.models import Article, ArticleStatus, ArticleTag, RelatedPin, public_at
 from resolvers.taxonomy.categories import ancestry
 
 __all__ = [
@@ -55,6 +57,7 @@ __all__ = [
     "ARTICLES",
     "AUTHORS",
     "CATEGORIES",
+    "CHANGES",
     "NEWEST",
     "SEARCH",
     "TAGS",
@@ -82,6 +85,7 @@ NEWEST = "newest"
 AUTHORS = "authors"
 CATEGORIES = "categories"
 TAGS = "tags"
+CHANGES = "changes"
 
 
 def node(type_name: NodeType, pk: int) -> str:
@@ -172,6 +176,7 @@ class ArticleState:
     published_at: datetime | None
     category_id: int
     author_id: int
+    unpublish_at: datetime | None = None
 
     @classmethod
     def of(cls, article: Article) -> ArticleState:
@@ -182,6 +187,7 @@ class ArticleState:
             article.published_at,
             article.category_id,
             article.author_id,
+            article.unpublish_at,
         )
 
     @property
@@ -190,7 +196,7 @@ class ArticleState:
         return self.status == ArticleStatus.PUBLISHED.value and self.published_at is not None
 
     def public(self, now: datetime) -> bool:
-        return self.published and self.published_at is not None and self.published_at <= now
+        return public_at(now, self.status, self.published_at, self.unpublish_at)
 
 
 # Kinds of rows of the facts statement.
@@ -267,7 +273,7 @@ async def after_article_write(
         tag_lists=tags,
         lists={ARTICLES, SEARCH},
     )
-    publication = [(state.published, state.published_at) for state in states]
+    publication = [(state.published, state.published_at, state.unpublish_at) for state in states]
     if len(publication) == 1 or publication[0] != publication[1]:
         stale.lists.add(NEWEST)
     # Lookups by id or slug may find it now (or at its instant).

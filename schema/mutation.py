@@ -131,9 +131,25 @@ class Mutation:
         )
         return ArticlePayload.of(outcome)
 
-    @strawberry.mutation(description="Make an article a draft again (editors and admins only).")
-    async def unpublish_article(self, info: Info, id: _ARTICLE_ID) -> ArticlePayload:
-        outcome = await _write(info, article_writes.unpublish_article, article_id=id)
+    @strawberry.mutation(
+        description="Make an article a draft again, now or at `at` (editors and admins only)."
+    )
+    async def unpublish_article(
+        self,
+        info: Info,
+        id: _ARTICLE_ID,
+        at: Annotated[
+            datetime | None,
+            strawberry.argument(
+                description="A future time schedules the unpublish (an embargo's end, a "
+                "licence's expiry): public until then, hidden from every read at that instant. "
+                "Default: now."
+            ),
+        ] = None,
+    ) -> ArticlePayload:
+        outcome = await _write(
+            info, article_writes.unpublish_article, article_id=id, at=_naive_utc(at)
+        )
         return ArticlePayload.of(outcome)
 
     @strawberry.mutation(description="Delete an article (editors and admins only).")

@@ -21,12 +21,14 @@ from strawberry.types import ExecutionContext
 
 from db.failures import DatabaseFailure, database_failure
 from resolvers.errors import ClientError
+from schema.changes import ChangesQuery
 from schema.limits import Limits, QueryLimits
-from schema.mutation import Mutation
+from schema.mutation import Mutation as ContentMutation
 from schema.query import Query as ReadQuery
 from schema.search import SearchQuery
 from schema.subscription import Subscription
 from schema.types import Article, Author, Category, Tag
+from schema.webhooks import Webhook, WebhookDelivery, WebhookMutation, WebhookQuery
 
 __all__ = ["build_schema", "schema"]
 
@@ -39,7 +41,12 @@ _DEFAULT_LIMITS = Limits()
 @strawberry.type(
     description="Everything a reader can ask for; anonymous readers see public articles."
 )
-class Query(ReadQuery, SearchQuery):
+class Query(ReadQuery, SearchQuery, WebhookQuery, ChangesQuery):
+    pass
+
+
+@strawberry.type(description=ContentMutation.__strawberry_definition__.description)  # type: ignore[attr-defined]
+class Mutation(ContentMutation, WebhookMutation):
     pass
 
 
@@ -153,7 +160,7 @@ def build_schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        types=[Article, Author, Category, Tag],
+        types=[Article, Author, Category, Tag, Webhook, WebhookDelivery],
         extensions=every,
         config=StrawberryConfig(batching_config={"max_operations": max_batch}),
     )

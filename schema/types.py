@@ -338,6 +338,7 @@ class Article(Node):
     published_at: datetime | None = strawberry.field(
         description="When it is (or will be) public; null for drafts."
     )
+    stored_unpublish_at: strawberry.Private[datetime | None]
     created_at: datetime = strawberry.field(description="When it was created.")
     updated_at: datetime = strawberry.field(description="When it last changed.")
     version: int = strawberry.field(description="Increments on every write.")
@@ -363,11 +364,19 @@ class Article(Node):
             body=row.body,
             status=ArticleStatus(row.status),
             published_at=utc(row.published_at),
+            stored_unpublish_at=utc(row.unpublish_at),
             created_at=row.created_at.replace(tzinfo=UTC),
             updated_at=row.updated_at.replace(tzinfo=UTC),
             version=row.version,
             word_count=row.word_count,
         )
+
+    @strawberry.field(
+        description="When a scheduled unpublish hides it (`unpublishArticle(at:)`); null when "
+        "none is scheduled, and for readers without an editor or admin token."
+    )
+    def unpublish_at(self, info: Info) -> datetime | None:
+        return self.stored_unpublish_at if info.context.viewer.can_see_drafts else None
 
     @strawberry.field(description="Minutes to read: words / 200, rounded up, at least 1.")
     def reading_time_minutes(self) -> int:

@@ -138,6 +138,7 @@ async def _export_articles(connection: AsyncConnection, write: _Write) -> None:
         Article.body,
         Article.status,
         Article.published_at,
+        Article.unpublish_at,
         Article.updated_at,
         Article.author_id,
         Article.category_id,
@@ -172,6 +173,12 @@ async def _export_articles(connection: AsyncConnection, write: _Write) -> None:
                     previous_slugs=former.get(row.id, []),
                     created_at=format_time(row.created_at),
                     version=row.version,
+                    # Given only when one is scheduled, as the format allows.
+                    **(
+                        {"unpublish_at": format_time(row.unpublish_at)}
+                        if row.unpublish_at is not None
+                        else {}
+                    ),
                 )
             )
 

@@ -103,7 +103,7 @@ ARTICLE = RecordKind(
         "related",
     ),
     # Old slugs that still resolve, the row's creation time and version, and a scheduled
-    # unpublish (which this site has none of: only null is accepted).
+    # unpublish (exported only when one is scheduled).
     optional=("previous_slugs", "created_at", "version", "unpublish_at"),
 )
 # In dependency order: a record only names records of kinds before it (and articles).

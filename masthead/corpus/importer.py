@@ -91,8 +91,8 @@ class ImportResult:
 
 # Columns whose difference makes an existing row "changed"; the rest follow from these.
 _ARTICLE_CONTENT = (
-    "slug", "title", "excerpt", "body", "status", "published_at", "updated_at", "author_id",
-    "category_id",
+    "slug", "title", "excerpt", "body", "status", "published_at", "unpublish_at", "updated_at",
+    "author_id", "category_id",
 )  # fmt: skip
 # ... and with the creation time, for a record that gives one.
 _ARTICLE_CONTENT_CREATED = (*_ARTICLE_CONTENT, "created_at")

@@ -330,9 +330,16 @@ class RecordReader:
         published_at = fields.time("published_at", nullable=True)
         updated_at = fields.time("updated_at", nullable=False)
         slug = fields.slug()
-        if fields.record.get("unpublish_at") is not None:
+        unpublish_at = (
+            fields.time("unpublish_at", nullable=True) if fields.has("unpublish_at") else None
+        )
+        if unpublish_at is not None and (
+            status != ArticleStatus.PUBLISHED.value
+            or published_at is None
+            or unpublish_at <= published_at
+        ):
             raise fields.error(
-                "'unpublish_at' must be null: this site does not schedule unpublishing"
+                "'unpublish_at' is for a published article, and comes after its published_at"
             )
         created_at_given = fields.has("created_at")
         created_at = fields.time("created_at", nullable=False) if created_at_given else None
@@ -345,6 +352,7 @@ class RecordReader:
             "body": body,
             "status": status,
             "published_at": published_at,
+            "unpublish_at": unpublish_at,
             "updated_at": updated_at,
             "created_at": created_at or published_at or updated_at,
             "version": version or 1,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from db.models import Article, ArticleStatus
+from db.models import Article, ArticleStatus, public_at
 from resolvers.access.viewer import Role, Viewer
 from resolvers.errors import Forbidden, Unauthenticated
 
@@ -64,9 +64,5 @@ def hidden_from(viewer: Viewer, article: Article, now: datetime) -> bool:
     is not public. (Anonymous callers are refused for the missing token instead.)"""
     if not viewer.authenticated or viewer.can_see_drafts:
         return False
-    public = (
-        article.status == ArticleStatus.PUBLISHED.value
-        and article.published_at is not None
-        and article.published_at <= now
-    )
+    public = public_at(now, article.status, article.published_at, article.unpublish_at)
     return not public and article.author_id != viewer.author_id

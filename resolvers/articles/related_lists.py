@@ -9,8 +9,10 @@ same for every source. So what is kept is the middle step, per source ``s``:
 published, whether its time has come or is still ahead) with score
 ``2 x shared tags + same category > 0``, ordered by the key ``(score, published_at, id)``
 descending. Scheduled articles are kept too, so the kept order never depends on the time:
-an instant coming due changes what a read shows (it filters ``published_at <= now``), never
-what is kept, and nothing has to run at scheduled instants.
+an instant coming due changes what a read shows (it filters ``published_at <= now``, and
+skips articles past a scheduled ``unpublish_at``), never what is kept, and nothing has to
+run at scheduled instants (the worker later makes an unpublished article a draft, a write
+that keeps lists as any unpublish does).
 
 A kept list is a ``related_lists`` row (the source's category and a *floor*, the key of the
 last candidate kept) and its ``related_entries`` (candidates with their keys). Invariants:
@@ -130,7 +132,7 @@ _LISTS = cast_type(Table, RelatedList.__table__)
 _ENTRIES = cast_type(Table, RelatedEntry.__table__)
 
 # Kinds of rows of the lookup statement.
-_LIST, _ENTRY, _PIN, _NEWEST = 0, 1, 2, 3
+_LIST, _ENTRY, _PIN, _NEWEST, _UNPUBLISHED = 0, 1, 2, 3, 4
 
 
 def _int(value: int) -> ColumnElement[int]:
@@ -208,7 +210,12 @@ def _lookup_statement(first: int) -> CompoundSelect[Any]:
         .subquery("newest")
     )
     newest_rows = select(_int(_NEWEST), no_id, newest.c.id, no_id, newest.c.published_at)
-    return union_all(lists, entries, pins, newest_rows)
+    # Entries are kept with their publication time only: those past a scheduled unpublish
+    # (the few the worker has not made drafts yet) are named, to be skipped.
+    unpublished = select(_int(_UNPUBLISHED), no_id, Article.id, no_id, no_time).where(
+        Article.unpublish_at <= now
+    )
+    return union_all(lists, entries, pins, newest_rows, unpublished)
 
 
 async def kept_related_posts(
@@ -234,6 +241,7 @@ async def kept_related_posts(
     pins: dict[int, list[tuple[int, int]]] = {}
     newest: list[tuple[datetime, int]] = []
     entries: dict[int, list[_Entry]] = {}
+    unpublished: set[int] = set()
     for kind, source_id, related_id, number, published_at in rows:
         if kind == _LIST:
             kept[source_id] = _Kept(complete=number == 0, entries=[])
@@ -241,16 +249,21 @@ async def kept_related_posts(
             entries.setdefault(source_id, []).append(_Entry(related_id, number, published_at))
         elif kind == _PIN:
             pins.setdefault(source_id, []).append((number, related_id))
-        else:
+        elif kind == _NEWEST:
             newest.append((published_at, related_id))
+        else:
+            unpublished.add(related_id)
+
+    def visible(found: list[_Entry]) -> list[_Entry]:
+        return [e for e in found if e.published_at <= now and e.related_id not in unpublished]
+
     for source_id, found in entries.items():
-        kept[source_id].entries = found  # one statement: no entry without its list
+        kept[source_id].entries = visible(found)  # one statement: no entry without its list
     missing = [i for i in related if i not in kept]
     if missing:
         computed = await _compute(sessionmaker, missing, keep)
         for source_id, computed_list in computed.items():
-            visible = [e for e in computed_list.entries if e.published_at <= now]
-            kept[source_id] = _Kept(computed_list.complete, visible)
+            kept[source_id] = _Kept(computed_list.complete, visible(computed_list.entries))
     newest_ids = [i for _, i in sorted(newest, reverse=True)]
 
     picks: dict[int, list[_Pick]] = {}
@@ -267,8 +280,7 @@ async def kept_related_posts(
             regrown = await _compute_one(sessionmaker, source_id, longer, replace=True)
             if source_id not in regrown:
                 break  # deleted meanwhile
-            visible = [e for e in regrown[source_id].entries if e.published_at <= now]
-            again = _Kept(regrown[source_id].complete, visible)
+            again = _Kept(regrown[source_id].complete, visible(regrown[source_id].entries))
             chosen = _pick(source_id, again, pins.get(source_id, []), newest_ids, first)
         if chosen is not None:
             picks[source_id] = chosen

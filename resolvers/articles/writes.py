@@ -49,6 +49,7 @@ from resolvers.articles.text_metrics import excerpt_from_body, plain_text, word_
 from resolvers.cache_invalidations import record
 from resolvers.cache_tags import ArticleState, after_article_write
 from resolvers.errors import ErrorCode, Rejected, UserError, UserErrors
+from resolvers.events import outbox
 from resolvers.slugs import numbered_from, slug_error, slugify, unique_slug
 from resolvers.transaction import Actor, Raced
 from resolvers.write_inputs import ArticleFields, pk_of
@@ -148,27 +149,57 @@ async def publish_article(
     before = ArticleState.of(article)
     when = publish_at
     if when is None:
-        already_public = (
-            article.status == ArticleStatus.PUBLISHED.value
-            and article.published_at is not None
-            and article.published_at <= actor.now
-        )
+        already_public = before.public(actor.now)
         when = article.published_at if already_public else actor.now
-    values = {"status": ArticleStatus.PUBLISHED.value, "published_at": when}
+    # Publishing cancels a scheduled unpublish; a future time is announced when it comes
+    # (``resolvers.events.schedule``).
+    values = {
+        "status": ArticleStatus.PUBLISHED.value,
+        "published_at": when,
+        "unpublish_at": None,
+        "announce_at": when if when is not None and when > actor.now else None,
+    }
     article = await _write(session, article, values, None, actor.now)
     related = await related_lists.refresh_candidate(session, article.id)
     await _changed(session, actor, before, article, related=related)
     return article
 
 
-async def unpublish_article(session: AsyncSession, actor: Actor, *, article_id: str) -> Article:
-    """Back to a draft: no longer public (nor scheduled)."""
+async def unpublish_article(
+    session: AsyncSession, actor: Actor, *, article_id: str, at: datetime | None = None
+) -> Article:
+    """Back to a draft: no longer public (nor scheduled). A future ``at`` schedules that
+    instead: the article stays public until then, and is hidden from every read at ``at``
+    (``Article.is_public``), then made a draft by the worker (``resolvers.events.schedule``).
+    """
     require_article_editor(actor.viewer, "unpublish articles")
     await related_lists.keeping_lists(session)
     article = await _article_for_write(session, article_id, actor)
     before = ArticleState.of(article)
-    values = {"status": ArticleStatus.DRAFT.value, "published_at": None}
-    article = await _write(session, article, values, None, actor.now)
+    if at is not None and at > actor.now:
+        if not before.published:
+            raise Rejected(
+                [
+                    UserError(
+                        ("at",),
+                        "Only a published (or scheduled) article can be unpublished later.",
+                        ErrorCode.INVALID,
+                    )
+                ]
+            )
+        if article.published_at is not None and at <= article.published_at:
+            raise Rejected(
+                [UserError(("at",), "`at` must come after `publishedAt`.", ErrorCode.INVALID)]
+            )
+        article = await _write(session, article, {"unpublish_at": at}, None, actor.now)
+    else:
+        values = {
+            "status": ArticleStatus.DRAFT.value,
+            "published_at": None,
+            "unpublish_at": None,
+            "announce_at": None,
+        }
+        article = await _write(session, article, values, None, actor.now)
     related = await related_lists.refresh_candidate(session, article.id)
     await _changed(session, actor, before, article, related=related)
     return article
@@ -181,14 +212,18 @@ async def delete_article(session: AsyncSession, actor: Actor, *, article_id: str
     await related_lists.keeping_lists(session)
     article = await _article_for_write(session, article_id, actor)
     # Read before it goes: its tags, and the lists it was in.
-    stale = await after_article_write(
-        session, before=ArticleState.of(article), after=None, now=actor.now
+    before = ArticleState.of(article)
+    stale = await after_article_write(session, before=before, after=None, now=actor.now)
+    event_type = outbox.article_event_type(before, None, actor.now)
+    event = await outbox.article_event(
+        session, article, event_type=event_type, stale=stale, now=actor.now
     )
     await session.execute(
         delete(Article).where(Article.id == article.id),
         execution_options={"synchronize_session": False},
     )
     await record(session, stale, now=actor.now)
+    await outbox.write(session, event)
     await announce(session, Announcement(article.id, published=False))
     return article.id
 
@@ -309,22 +344,28 @@ async def _changed(
     tags_before: Sequence[int] | None = None,
     tags_after: Sequence[int] | None = None,
 ) -> None:
-    """Record what the write to ``article`` made stale (``before``: as it was read)."""
+    """Record what the write to ``article`` made stale (``before``: as it was read), and
+    its event (``resolvers.events.outbox``)."""
+    after = ArticleState.of(article)
     stale = await after_article_write(
         session,
         before=before,
-        after=ArticleState.of(article),
+        after=after,
         now=actor.now,
         related_lists=related or (),
         tags_before=tags_before,
         tags_after=tags_after,
     )
-    await record(session, stale, now=actor.now)
-    became_public = article.status == ArticleStatus.PUBLISHED.value and (
-        article.published_at is not None and article.published_at <= actor.now
+    event_type = outbox.article_event_type(before, after, actor.now)
+    event = await outbox.article_event(
+        session, article, event_type=event_type, stale=stale, now=actor.now
     )
-    was_public = before is not None and before.public(actor.now)
-    await announce(session, Announcement(article.id, published=became_public and not was_public))
+    await record(session, stale, now=actor.now)
+    await outbox.write(session, event)
+    became_public = after.public(actor.now) and not (
+        before is not None and before.public(actor.now)
+    )
+    await announce(session, Announcement(article.id, published=became_public))
 
 
 async def _replace_tags(

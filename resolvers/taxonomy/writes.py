@@ -24,11 +24,13 @@ from resolvers.articles import related_lists
 from resolvers.cache_invalidations import record
 from resolvers.cache_tags import (
     ArticleState,
+    Staleness,
     after_category_write,
     after_named_write,
     after_tag_delete,
 )
 from resolvers.errors import ErrorCode, Rejected, UserError, UserErrors
+from resolvers.events import outbox
 from resolvers.slugs import slug_error, slugify, unique_slug
 from resolvers.transaction import Actor
 from resolvers.write_inputs import (
@@ -78,7 +80,7 @@ async def create_category(
     stale = await after_category_write(
         session, category_id=category.id, before=None, after=(category.slug, category.parent_id)
     )
-    await record(session, stale, now=actor.now)
+    await _recorded(session, actor, category, stale)
     return category
 
 
@@ -99,7 +101,7 @@ async def update_category(
     stale = await after_category_write(
         session, category_id=written.id, before=before, after=(written.slug, written.parent_id)
     )
-    await record(session, stale, now=actor.now)
+    await _recorded(session, actor, written, stale)
     return written
 
 
@@ -115,7 +117,7 @@ async def delete_category(session: AsyncSession, actor: Actor, *, category_id: s
     stale = await after_category_write(
         session, category_id=category.id, before=(category.slug, category.parent_id), after=None
     )
-    await record(session, stale, now=actor.now)
+    await _recorded(session, actor, category, stale, deleted=True)
     return category.id
 
 
@@ -128,11 +130,8 @@ async def create_author(session: AsyncSession, actor: Actor, *, fields: AuthorFi
     author = Author(**values)
     session.add(author)
     await session.flush()
-    await record(
-        session,
-        after_named_write("Author", author.id, before=None, after=author.slug),
-        now=actor.now,
-    )
+    stale = after_named_write("Author", author.id, before=None, after=author.slug)
+    await _recorded(session, actor, author, stale)
     return author
 
 
@@ -145,7 +144,7 @@ async def update_author(
     values = await _author_values(session, fields, current=author)
     written = await _write(session, Author, author, values)
     stale = after_named_write("Author", written.id, before=before, after=written.slug)
-    await record(session, stale, now=actor.now)
+    await _recorded(session, actor, written, stale)
     return written
 
 
@@ -157,7 +156,7 @@ async def delete_author(session: AsyncSession, actor: Actor, *, author_id: str) 
         raise Rejected([_in_use("author", "articles")])
     await session.execute(delete(Author).where(Author.id == author.id))
     stale = after_named_write("Author", author.id, before=author.slug, after=None)
-    await record(session, stale, now=actor.now)
+    await _recorded(session, actor, author, stale, deleted=True)
     return author.id
 
 
@@ -170,9 +169,8 @@ async def create_tag(session: AsyncSession, actor: Actor, *, fields: TagFields) 
     tag = Tag(**values)
     session.add(tag)
     await session.flush()
-    await record(
-        session, after_named_write("Tag", tag.id, before=None, after=tag.slug), now=actor.now
-    )
+    stale = after_named_write("Tag", tag.id, before=None, after=tag.slug)
+    await _recorded(session, actor, tag, stale)
     return tag
 
 
@@ -183,7 +181,7 @@ async def update_tag(session: AsyncSession, actor: Actor, *, tag_id: str, fields
     values = await _tag_values(session, fields, current=tag)
     written = await _write(session, Tag, tag, values)
     stale = after_named_write("Tag", written.id, before=before, after=written.slug)
-    await record(session, stale, now=actor.now)
+    await _recorded(session, actor, written, stale)
     return written
 
 
@@ -206,17 +204,43 @@ async def delete_tag(session: AsyncSession, actor: Actor, *, tag_id: str) -> int
             Article.published_at,
             Article.category_id,
             Article.author_id,
+            Article.unpublish_at,
         ),
         execution_options={"synchronize_session": False},
     )
     articles = [ArticleState(*row) for row in written]
     await session.execute(delete(ArticleTag).where(ArticleTag.tag_id == tag.id))
     await session.execute(delete(Tag).where(Tag.id == tag.id))
-    await record(session, await after_tag_delete(session, tag.id, articles), now=actor.now)
+    stale = await after_tag_delete(session, tag.id, articles)
+    await _recorded(session, actor, tag, stale, deleted=True)
     return tag.id
 
 
 # --- shared ---------------------------------------------------------------------------
+
+
+async def _recorded(
+    session: AsyncSession,
+    actor: Actor,
+    row: Category | Author | Tag,
+    stale: Staleness,
+    *,
+    deleted: bool = False,
+) -> None:
+    """The write's last step: what it made stale, and its event (``resolvers.events``)."""
+    type_name = _TYPE_NAMES[type(row)]
+    event = await outbox.taxonomy_event(
+        session, type_name, row, deleted=deleted, stale=stale, now=actor.now
+    )
+    await record(session, stale, now=actor.now)
+    await outbox.write(session, event)
+
+
+_TYPE_NAMES: dict[type, outbox.TaxonomyType] = {
+    Category: "Category",
+    Author: "Author",
+    Tag: "Tag",
+}
 
 
 async def _for_write(session: AsyncSession, model: type[Named], global_id: str) -> Named:

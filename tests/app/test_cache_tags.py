@@ -183,6 +183,7 @@ async def test_a_publish_records_the_article_its_lists_lookups_and_the_newest(
         "search",
         "newest",
         "article:missing",
+        "changes",  # the changes feed shows its event
     }
     assert await _recorded(sessionmaker) == set(tag_keys(expected))
 

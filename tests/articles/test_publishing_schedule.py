@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from db.models import ArticleStatus, utcnow
+from db.models import Article, ArticleStatus, utcnow
 from resolvers.publishing_schedule import next_scheduled_change
 from tests.support.factories import make_article, make_author, make_category
 from tests.support.plans import plan, sent
@@ -56,3 +56,25 @@ async def test_it_is_one_seek_into_the_status_and_publish_time_index(
         assert "TEMP B-TREE" not in steps, steps  # read in index order, nothing sorted
     else:
         assert "Sort" not in steps, steps
+
+
+async def test_a_scheduled_unpublish_is_a_scheduled_change_too(sessionmaker: Sessions) -> None:
+    author = await make_author(sessionmaker)
+    category = await make_category(sessionmaker)
+    now = utcnow()
+    expiring = await make_article(sessionmaker, author=author, category=category, days_ago=1)
+    later = now + timedelta(hours=3)
+    await make_article(sessionmaker, author=author, category=category, published_at=later)
+    sooner = now + timedelta(minutes=5)
+    async with sessionmaker.begin() as session:
+        row = await session.get(Article, expiring.id)
+        assert row is not None
+        row.unpublish_at = sooner
+    assert await _next(sessionmaker, now) == sooner
+    assert await _next(sessionmaker, sooner) == later
+    async with sessionmaker.begin() as session:
+        row = await session.get(Article, expiring.id)
+        assert row is not None
+        row.unpublish_at = now + timedelta(days=1)
+    assert await _next(sessionmaker, now) == later
+    assert await _next(sessionmaker, later) == now + timedelta(days=1)

@@ -358,10 +358,10 @@ BAD_LINES: dict[str, tuple[Callable[[list[Record], int], list[str]], int, str]] 
     "version zero": (_set("version", 0), 500, "'version' must be a whole number from 1"),
     "version true": (_set("version", True), 500, "'version' must be a whole number from 1"),
     "version text": (_set("version", "3"), 500, "'version' must be a whole number from 1"),
-    "scheduled unpublish": (
-        _set("unpublish_at", "2030-01-01T00:00:00Z"),
+    "unpublish before publication": (
+        _set("unpublish_at", "1990-01-01T00:00:00Z"),
         500,
-        "'unpublish_at' must be null: this site does not schedule unpublishing",
+        "'unpublish_at' is for a published article, and comes after its published_at",
     ),
     # An article's former slugs resolve to it: no other article may hold them, either way.
     "previous slug of the same batch": (

@@ -420,6 +420,13 @@ async def test_an_unknown_field_is_refused_naming_it_and_its_line(
     none_scheduled = _article(1, "story", unpublish_at=None)
     await import_corpus(sessionmaker, _lines([*SITE, none_scheduled]))
     assert "unpublish_at" not in _by_key(await _export(sessionmaker))["p1"]
+    # A scheduled unpublish goes out and comes back.
+    expiring = _article(1, "story", unpublish_at="2031-05-01T00:00:00Z")
+    await import_corpus(sessionmaker, _lines([*SITE, expiring]))
+    exported = await _export(sessionmaker)
+    assert _by_key(exported)["p1"]["unpublish_at"] == "2031-05-01T00:00:00Z"
+    assert (await import_corpus(sessionmaker, exported.splitlines())).changed == 0
+    await import_corpus(sessionmaker, _lines([*SITE, none_scheduled]))
 
     records = [*SITE, _article(1, "story", summary="Short.")]
     path = tmp_path / "unknown.jsonl"
