@@ -10,17 +10,15 @@ process with subscribers hears them all, from every process:
   site serves subscriptions from one process: subscribers hear only the writes made
   through the process they are connected to.
 
-An article scheduled for later becomes public with no write: the feed reads when the next
-scheduled instant is and announces the articles that came due then, itself, in every
-process that has subscribers (each reads the same database, so none needs the others).
+Scheduled publishes and unpublishes are announced by the event worker when it fires them
+(``resolvers.events.schedule``), like any write, so they reach every process as writes do.
 
 The feed starts with the first subscriber (on SQLite with Redis, relaying this process's
 commits starts with the app) and runs until the app closes. A subscriber is
 handed announcements through a queue of its own; one that falls too far behind loses the
 oldest (each subscriber reads the article again anyway, so only the latest state counts).
-When the listening connection is lost, the feed listens again, with the scheduled instants
-since then announced as soon as it can read them; writes committed while it was away are
-not heard.
+When the listening connection is lost, the feed listens again; writes committed while it
+was away are not heard.
 """
 
 from __future__ import annotations
@@ -30,15 +28,12 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from db.dialects import DatabaseKind, Listening, database_of
-from db.models import utcnow
-from resolvers.articles.announcements import CHANNEL, Announcement, came_due, decode
-from resolvers.publishing_schedule import next_scheduled_change
+from resolvers.articles.announcements import CHANNEL, Announcement, decode
 
 __all__ = ["ArticleFeed"]
 
@@ -46,9 +41,6 @@ logger = logging.getLogger("masthead.live_updates")
 
 # Announcements a subscriber may fall behind by before it loses the oldest.
 _QUEUE_SIZE = 256
-# The longest the feed sleeps without reading the schedule again: a publish scheduled
-# through another process is announced within this, or at once when a write is heard.
-_SCHEDULE_RECHECK = timedelta(seconds=30)
 _RELISTEN_DELAY = 1.0
 
 
@@ -74,7 +66,6 @@ class ArticleFeed:
         self._subscribers: set[asyncio.Queue[Announcement]] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._local: asyncio.Task[None] | None = None
-        self._written = asyncio.Event()
         self._started = False
 
     @asynccontextmanager
@@ -119,7 +110,6 @@ class ArticleFeed:
         else:
             await self.open()
             self._tasks.append(asyncio.create_task(self._relay(ready)))
-        self._tasks.append(asyncio.create_task(self._schedule()))
         # A subscriber hears every write committed after its subscription is acknowledged.
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(10):
@@ -134,8 +124,6 @@ class ArticleFeed:
     def _heard(self, payload: str) -> None:
         for announcement in decode(payload):
             self._dispatch(announcement)
-        # A write may have scheduled a publish sooner than the one the feed waits for.
-        self._written.set()
 
     def _committed_here(self, payload: str) -> None:
         """SQLite with Redis: this process's commits go to every process through Redis."""
@@ -183,37 +171,6 @@ class ArticleFeed:
             except Exception as error:
                 logger.warning("Redis relaying announced writes failed: %s", error)
             await asyncio.sleep(_RELISTEN_DELAY)
-
-    async def _schedule(self) -> None:
-        """Announce each scheduled article when its instant comes."""
-        checked = utcnow()
-        while True:
-            try:
-                # Cleared before reading: a write heard from now on wakes the wait below.
-                self._written.clear()
-                async with self._sessionmaker() as session:
-                    instant = await next_scheduled_change(session, after=checked)
-                await self._sleep_until(instant)
-                now = utcnow()
-                async with self._sessionmaker() as session:
-                    due = await came_due(session, after=checked, until=now)
-                checked = now
-                for article_id in due:
-                    self._dispatch(Announcement(article_id, published=True))
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:
-                logger.warning("cannot read the publishing schedule: %s", error)
-                await asyncio.sleep(_RELISTEN_DELAY)
-
-    async def _sleep_until(self, instant: datetime | None) -> None:
-        """Until ``instant`` (at most the recheck interval), or a write is heard."""
-        wait = _SCHEDULE_RECHECK
-        if instant is not None:
-            wait = min(wait, instant - utcnow())
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(max(wait.total_seconds(), 0)):
-                await self._written.wait()
 
 
 async def _drain(queue: asyncio.Queue[Announcement]) -> AsyncIterator[Announcement]:

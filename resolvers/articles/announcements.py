@@ -7,9 +7,9 @@ the committing process, and through Redis to the others). An announcement carrie
 content: each subscriber reads the article again, as itself, so what it is sent follows
 the visibility rules at that moment, whoever wrote.
 
-An article scheduled for later becomes public with no write at all: each process
-announces those itself when their instant comes (:func:`came_due`, read by the feed in
-``masthead.live_updates``).
+An article scheduled for later becomes public, or one scheduled to be unpublished goes,
+without a write: the event worker announces those when it fires them
+(``resolvers.events.schedule``), in the transaction that writes their events.
 """
 
 from __future__ import annotations
@@ -18,21 +18,17 @@ import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.dialects import database_of
-from db.models import Article, ArticleStatus
 
 __all__ = [
     "CHANNEL",
     "Announcement",
     "AnnouncementFeed",
     "announce",
-    "came_due",
     "decode",
     "encode",
 ]
@@ -71,21 +67,3 @@ def decode(payload: str) -> list[Announcement]:
 async def announce(session: AsyncSession, announcement: Announcement) -> None:
     """Announce ``announcement`` when the session's transaction commits."""
     await database_of(session).notify(session, CHANNEL, encode([announcement]))
-
-
-async def came_due(session: AsyncSession, *, after: datetime, until: datetime) -> list[int]:
-    """Published articles whose scheduled instant is in (``after``, ``until``]: those that
-    became public meanwhile without a write (``ix_articles_status_published``). An article
-    whose instant is not after its last write became public by that write, which announced
-    it already."""
-    found = await session.scalars(
-        select(Article.id)
-        .where(
-            Article.status == ArticleStatus.PUBLISHED.value,
-            Article.published_at > after,
-            Article.published_at <= until,
-            Article.published_at > Article.updated_at,
-        )
-        .order_by(Article.published_at, Article.id)
-    )
-    return list(found)

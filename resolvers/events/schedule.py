@@ -3,7 +3,8 @@ unpublish.
 
 Reads need nothing from here: ``Article.is_public`` already shows an article from its
 ``published_at`` and hides it from its ``unpublish_at``. What must happen at those instants
-is the events, and the worker does it (:func:`fire_due`, each round):
+is the events (webhooks, and subscriptions' announcements), and the worker does it
+(:func:`fire_due`, each round):
 
 - a publish scheduled for later sets ``announce_at`` to its time (``publish_article``);
   once that has come, ``article.published`` is written to the outbox and ``announce_at``
@@ -28,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from db.dialects import database_of
 from db.models import Article, ArticleStatus, RelatedEntry
 from resolvers.articles import related_lists
+from resolvers.articles.announcements import Announcement, announce
 from resolvers.cache_invalidations import record
 from resolvers.cache_tags import ArticleState, after_article_write
 from resolvers.events import outbox
@@ -89,6 +91,7 @@ async def _announce(session: AsyncSession, article: Article, now: datetime) -> N
     )
     await record(session, stale, now=now)
     await outbox.write(session, event)
+    await announce(session, Announcement(article.id, published=True))
 
 
 async def _unpublish(session: AsyncSession, article: Article, now: datetime) -> None:
@@ -127,3 +130,4 @@ async def _unpublish(session: AsyncSession, article: Article, now: datetime) -> 
         )
     await record(session, stale, now=now)
     await outbox.write(session, event)
+    await announce(session, Announcement(written.id, published=False))

@@ -44,7 +44,9 @@ mutation U($id: ID!, $title: String!) {
   updateArticle(id: $id, input: {title: $title}) { errors { message } }
 }
 """
-UNPUBLISH = "mutation U($id: ID!) { unpublishArticle(id: $id) { errors { message } } }"
+UNPUBLISH = """
+mutation U($id: ID!, $at: DateTime) { unpublishArticle(id: $id, at: $at) { errors { message } } }
+"""
 DELETE = "mutation D($id: ID!) { deleteArticle(id: $id) { errors { message } } }"
 # How long a test waits for what must come, and for what must not.
 _ARRIVES = 10.0
@@ -235,6 +237,25 @@ async def test_a_scheduled_publish_arrives_at_its_instant(settings: Settings) ->
             first, second = await reader.message(), await reader.message()
             arrived = utcnow()
         assert {first["id"], second["id"]} == {"1", "2"}
+        assert instant <= arrived < instant + timedelta(seconds=5)
+
+
+async def test_a_scheduled_unpublish_reaches_subscribers_at_its_instant(
+    settings: Settings,
+) -> None:
+    async with _site(settings) as (server, http, sessions):
+        author, category, editor = await _people(sessions)
+        article = await make_article(sessions, author=author, category=category)
+        async with subscriber(server.url) as reader:
+            await reader.subscribe(CHANGED, {"id": _id(article)})
+            instant = utcnow() + timedelta(seconds=2)
+            await _write(http, editor, UNPUBLISH, id=_id(article), at=instant.isoformat() + "Z")
+            # Still public until then: the write changed nothing the reader sees but its
+            # version, which it is sent.
+            assert (await reader.next())["articleChanged"]["status"] == "PUBLISHED"
+            await reader.nothing()
+            assert await reader.next() == {"articleChanged": None}
+            arrived = utcnow()
         assert instant <= arrived < instant + timedelta(seconds=5)
 
 
