@@ -13,13 +13,25 @@ $(BIN)/masthead: pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e .
 	touch $@
 
+# GraphiQL's prebuilt files, from the npm registry at the versions package-lock.json pins,
+# checked against integrity.json and copied to static/vendor (masthead/graphiql.py). Without
+# npm the API still installs, and GET /graphql says how to get the IDE.
+GRAPHIQL := masthead/graphiql_assets
+$(GRAPHIQL)/static/vendor/.installed: $(BIN)/masthead $(GRAPHIQL)/package-lock.json $(GRAPHIQL)/integrity.json
+	@if command -v npm >/dev/null; then \
+		npm ci --prefix $(GRAPHIQL) --no-audit --no-fund --loglevel=error && \
+		$(BIN)/python -m masthead.graphiql && touch $@; \
+	else \
+		echo "npm not found: GraphiQL's files are not installed (GET /graphql says so)" >&2; \
+	fi
+
 $(VENV)/.dev: $(BIN)/masthead
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
-install: $(BIN)/masthead
+install: $(BIN)/masthead $(GRAPHIQL)/static/vendor/.installed
 
-dev: $(VENV)/.dev
+dev: install $(VENV)/.dev
 
 serve: install
 	$(BIN)/masthead db upgrade
@@ -71,4 +83,4 @@ schema: install
 	$(BIN)/masthead schema > schema.graphql
 
 clean:
-	rm -rf $(VENV) masthead.db mutants
+	rm -rf $(VENV) masthead.db mutants $(GRAPHIQL)/node_modules $(GRAPHIQL)/static/vendor

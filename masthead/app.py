@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from db.dialects import Timeouts
 from db.engine import create_engine, create_read_sessionmaker, create_sessionmaker
+from masthead.graphiql import assets_mount
 from masthead.graphql_view import graphql_endpoint
 from masthead.settings import Settings
 
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             # Every method reaches the view, which refuses all but GET and POST in JSON.
             Route("/graphql", view, middleware=view_middleware),
+            assets_mount(),  # GraphiQL's files, from Masthead's own origin
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],
