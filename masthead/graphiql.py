@@ -57,12 +57,12 @@ _WELCOME = """\
 # Masthead's GraphQL API. Run an operation with Ctrl-Enter (or the ▶ button);
 # Ctrl-Space completes, the explorer (left) builds queries by ticking fields.
 #
+# Anonymous readers see published articles only. Editors see drafts too (the
+# Drafts tab): paste {"Authorization": "Bearer <your token>"} in its Headers
+# tab below (`masthead token create` makes one).
+#
 # The other tabs hold the reference operations a front end runs: ArticlePage,
 # Home and CategoryPage (their variables are slugs from `masthead demo`).
-#
-# Anonymous readers see published articles only. Editors see drafts too: paste
-#   {"Authorization": "Bearer <your token>"}
-# in the Headers tab below (`masthead token create` makes one).
 
 query Latest {
   articles(first: 5) {
@@ -75,6 +75,17 @@ query Latest {
         author { name }
         category { name }
       }
+    }
+  }
+}
+"""
+_DRAFTS = """\
+# Drafts are for editors and admins: without a token this answers UNAUTHENTICATED.
+# Paste {"Authorization": "Bearer <your token>"} in the Headers tab below.
+query Drafts {
+  articles(first: 10, filter: { status: [DRAFT] }) {
+    edges {
+      node { title slug status updatedAt author { name } }
     }
   }
 }
@@ -101,7 +112,7 @@ def _vendor_manifest(assets: Path) -> dict[str, dict[str, str]]:
 
 def saved_tabs() -> list[dict[str, str]]:
     """GraphiQL's tabs: a default query, then the reference operations with variables."""
-    tabs = [{"query": _WELCOME}]
+    tabs = [{"query": _WELCOME}, {"query": _DRAFTS}]
     for query, variables in _OPERATIONS:
         tab = {"query": query}
         if variables:
