@@ -17,9 +17,11 @@ $(BIN)/masthead: pyproject.toml constraints.txt
 # checked against integrity.json and copied to static/vendor (masthead/graphiql.py). Without
 # npm the API still installs, and GET /graphql says how to get the IDE.
 GRAPHIQL := masthead/graphiql_assets
-$(GRAPHIQL)/static/vendor/.installed: $(BIN)/masthead $(GRAPHIQL)/package-lock.json $(GRAPHIQL)/integrity.json
+# Only a changed lock or hash list fetches again (and npm's cache serves what it already has),
+# so a reinstall of the Python side never needs the network for GraphiQL.
+$(GRAPHIQL)/static/vendor/.installed: $(GRAPHIQL)/package-lock.json $(GRAPHIQL)/integrity.json | $(BIN)/masthead
 	@if command -v npm >/dev/null; then \
-		npm ci --prefix $(GRAPHIQL) --no-audit --no-fund --loglevel=error && \
+		npm ci --prefix $(GRAPHIQL) --prefer-offline --no-audit --no-fund --loglevel=error && \
 		$(BIN)/python -m masthead.graphiql && touch $@; \
 	else \
 		echo "npm not found: GraphiQL's files are not installed (GET /graphql says so)" >&2; \
