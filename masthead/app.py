@@ -74,7 +74,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             # Every method reaches the view, which refuses all but GET and POST in JSON.
             Route("/graphql", view, middleware=view_middleware),
-            assets_mount(),  # GraphiQL's files, from Masthead's own origin
+            *([assets_mount()] if settings.graphiql else []),  # GraphiQL's files
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],

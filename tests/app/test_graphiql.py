@@ -19,11 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from masthead.graphiql import (
     ASSETS,
     CONTENT_SECURITY_POLICY,
+    PREFIX,
     GraphiQLPage,
     install_vendor_files,
     saved_tabs,
 )
+from masthead.settings import Settings
 from resolvers.access.viewer import Role
+from tests.support.apps import client_of_app_with
 from tests.support.auth import bearer
 
 BROWSER = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
@@ -117,3 +120,10 @@ def test_a_file_that_is_not_the_pinned_bytes_is_refused(tmp_path: Path) -> None:
     source.write_text("tampered")
     with pytest.raises(SystemExit, match=r"integrity\.json pins"):
         install_vendor_files(assets)
+
+
+async def test_without_graphiql_its_files_are_not_served(settings: Settings) -> None:
+    async with client_of_app_with(settings, graphiql=False) as client:
+        page = await client.get("/graphql", headers=BROWSER)
+        assert page.headers["content-type"].startswith("application/")
+        assert (await client.get(f"{PREFIX}/masthead-graphiql.js")).status_code == 404
