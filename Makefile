@@ -13,13 +13,27 @@ $(BIN)/masthead: pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e .
 	touch $@
 
+# GraphiQL's prebuilt files, from the npm registry at the versions package-lock.json pins,
+# checked against integrity.json and copied to static/vendor (masthead/graphiql.py). Without
+# npm the API still installs, and GET /graphql says how to get the IDE.
+GRAPHIQL := masthead/graphiql_assets
+# Only a changed lock or hash list fetches again (and npm's cache serves what it already has),
+# so a reinstall of the Python side never needs the network for GraphiQL.
+$(GRAPHIQL)/static/vendor/.installed: $(GRAPHIQL)/package-lock.json $(GRAPHIQL)/integrity.json | $(BIN)/masthead
+	@if command -v npm >/dev/null; then \
+		npm ci --prefix $(GRAPHIQL) --prefer-offline --no-audit --no-fund --loglevel=error && \
+		$(BIN)/python -m masthead.graphiql && touch $@; \
+	else \
+		echo "npm not found: GraphiQL's files are not installed (GET /graphql says so)" >&2; \
+	fi
+
 $(VENV)/.dev: $(BIN)/masthead
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
-install: $(BIN)/masthead
+install: $(BIN)/masthead $(GRAPHIQL)/static/vendor/.installed
 
-dev: $(VENV)/.dev
+dev: install $(VENV)/.dev
 
 serve: install
 	$(BIN)/masthead db upgrade
@@ -97,4 +111,4 @@ schema: install
 	$(BIN)/masthead schema > schema.graphql
 
 clean:
-	rm -rf $(VENV) masthead.db mutants
+	rm -rf $(VENV) masthead.db mutants $(GRAPHIQL)/node_modules $(GRAPHIQL)/static/vendor

@@ -20,6 +20,7 @@ from starlette.routing import Route, WebSocketRoute
 from db.dialects import Timeouts
 from db.engine import create_engine, create_read_sessionmaker, create_sessionmaker
 from masthead.event_worker import running_worker, url_policy
+from masthead.graphiql import assets_mount
 from masthead.graphql_view import graphql_endpoint
 from masthead.live_updates import ArticleFeed
 from masthead.settings import Settings
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/graphql", view, middleware=view_middleware),
             # Subscriptions: the token comes in connection_init (GraphQLView.on_ws_connect).
             WebSocketRoute("/graphql", view),
+            *([assets_mount()] if settings.graphiql else []),  # GraphiQL's files
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],

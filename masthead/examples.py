@@ -1,64 +1,20 @@
-"""The three reference operations (article page, home, category page) the benchmarks and
-statement-count tests run: a front end's typical reads."""
+"""The three reference operations (article page, home, category page) the benchmarks,
+statement-count tests and GraphiQL's saved tabs run: a front end's typical reads. The
+documents are the files in masthead/operations, so that GraphQL tools can read them too."""
 
 from __future__ import annotations
 
-ARTICLE_PAGE = """
-query ArticlePage($slug: String!) {
-  article(slug: $slug) {
-    id
-    title
-    slug
-    excerpt
-    body
-    publishedAt
-    author { name slug avatarUrl }
-    category { name slug }
-    tags { name slug }
-    relatedPosts(first: 5) {
-      title
-      slug
-      excerpt
-      publishedAt
-      author { name }
-    }
-  }
-}
-"""
+from pathlib import Path
 
-HOME = """
-query Home {
-  articles(first: 20) {
-    edges {
-      node {
-        title
-        slug
-        excerpt
-        publishedAt
-        author { name slug }
-        category { name slug }
-      }
-    }
-    pageInfo { endCursor hasNextPage }
-  }
-}
-"""
+__all__ = ["ARTICLE_PAGE", "CATEGORY_PAGE", "HOME"]
 
-CATEGORY_PAGE = """
-query CategoryPage($slug: String!) {
-  category(slug: $slug) {
-    name
-    description
-    articles(first: 20) {
-      edges {
-        node {
-          title
-          slug
-          publishedAt
-          author { name }
-        }
-      }
-    }
-  }
-}
-"""
+_OPERATIONS = Path(__file__).parent / "operations"
+
+
+def _operation(name: str) -> str:
+    return (_OPERATIONS / f"{name}.graphql").read_text()
+
+
+ARTICLE_PAGE = _operation("ArticlePage")
+HOME = _operation("Home")
+CATEGORY_PAGE = _operation("CategoryPage")

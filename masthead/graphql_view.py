@@ -35,6 +35,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from db.models import utcnow
 from masthead.authentication import TokenBackend, refuse_token, viewer_of
+from masthead.graphiql import GraphiQLPage
 from masthead.graphql_http import GraphQLHeaders, GraphQLStatus, RequestDeadline
 from masthead.http_caching import AnswerBasis, HttpCaching, Lifetimes, shared_answer
 from masthead.live_updates import ArticleFeed
@@ -108,6 +109,7 @@ class GraphQLView(GraphQL[Context, None]):
         self.feed = feed
         self._sessionmaker = sessionmaker
         self._read_sessionmaker = read_sessionmaker
+        self._graphiql = GraphiQLPage()
         self._rate_limits = rate_limits
         self._max_tag_bytes = settings.cache_tags_max_bytes
         self.answers: AnswerStore | None = (
@@ -151,6 +153,10 @@ class GraphQLView(GraphQL[Context, None]):
             and params.get("extensions") is None
             and "text/html" in request.headers.get("accept", "")
         )
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """Masthead's self-hosted GraphiQL (masthead.graphiql), not Strawberry's CDN page."""
+        return self._graphiql.response()
 
     def decode_json(self, data: str | bytes) -> object:
         """A request body (or a GET parameter): strict UTF-8 JSON holding an object, or a

@@ -1,11 +1,11 @@
 // Apollo Client's persisted-queries link, unchanged, against the Masthead at the URL given
-// (node persisted_queries.mjs URL TOKEN SLUG). Prints one JSON object: what each step
+// (node persisted_queries.mjs URL TOKEN SLUG EDITOR_TOKEN). Prints one JSON object: what each step
 // answered and every request the link sent, for tests/app/test_apollo_client.py to check.
 import { ApolloClient, HttpLink, InMemoryCache, gql } from '@apollo/client';
 import { PersistedQueryLink } from '@apollo/client/link/persisted-queries';
 import { sha256 } from 'crypto-hash';
 
-const [url, token, slug] = process.argv.slice(2);
+const [url, token, slug, editorToken] = process.argv.slice(2);
 const sent = [];
 
 async function recordingFetch(input, init) {
@@ -51,10 +51,24 @@ const CREATE_TAG = gql`
   }
 `;
 
+// A refused operation rejects (errorPolicy 'none'): the step keeps the error Apollo shows.
 async function step(name, work) {
   const from = sent.length;
-  const result = await work();
-  return { name, data: result.data ?? null, error: result.error?.message ?? null, sent: sent.slice(from) };
+  let result;
+  try {
+    result = await work();
+  } catch (error) {
+    result = { error };
+  }
+  const error = result.error ?? null;
+  return {
+    name,
+    data: result.data ?? null,
+    error: error?.message ?? null,
+    errorType: error?.constructor?.name ?? null,
+    errorCodes: error?.errors?.map((each) => each.extensions?.code ?? null) ?? null,
+    sent: sent.slice(from),
+  };
 }
 
 const steps = [];
@@ -69,4 +83,16 @@ steps.push(await step('post, known hash', () => posting.query({ query: TAGS, ...
 steps.push(await step('mutation', () =>
   client({ useGETForHashedQueries: true, headers: { Authorization: `Bearer ${token}` } })
     .mutate({ mutation: CREATE_TAG, variables: { name: 'Persisted' } })));
+// Errors: Apollo shows the server's own message, whatever refused the request.
+const MISSPELT = gql`
+  query Misspelt { articles(first: 1) { edges { node { titel } } } }
+`;
+steps.push(await step('error, invalid query', () =>
+  client({ useGETForHashedQueries: true }).query({ query: MISSPELT, ...network })));
+steps.push(await step('error, unknown token', () =>
+  client({ useGETForHashedQueries: true, headers: { Authorization: 'Bearer not-a-token' } })
+    .query({ query: TAGS, ...network })));
+steps.push(await step('error, forbidden', () =>
+  client({ useGETForHashedQueries: true, headers: { Authorization: `Bearer ${editorToken}` } })
+    .mutate({ mutation: CREATE_TAG, variables: { name: 'Refused' } })));
 console.log(JSON.stringify(steps));

@@ -21,9 +21,10 @@ from tests.support.live_server import live_server
 
 CLIENT = ROOT / "tests" / "apollo_client"
 NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
+WORKING = ("get, first time", "get, known hash", "post, first time", "post, known hash", "mutation")
 
 
-async def _run_client(url: str, token: str, slug: str) -> list[dict[str, Any]]:
+async def _run_client(url: str, token: str, slug: str, editor: str) -> list[dict[str, Any]]:
     node = shutil.which("node")
     if node is None:
         pytest.skip("node is not installed: Apollo Client runs on it")
@@ -36,6 +37,7 @@ async def _run_client(url: str, token: str, slug: str) -> list[dict[str, Any]]:
         url,
         token,
         slug,
+        editor,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -44,6 +46,20 @@ async def _run_client(url: str, token: str, slug: str) -> list[dict[str, Any]]:
     assert process.returncode == 0, err.decode()
     steps: list[dict[str, Any]] = json.loads(out)
     return steps
+
+
+async def _steps(settings: Settings) -> dict[str, dict[str, Any]]:
+    """The client's steps by name, run against a live server with an article by Ana
+    Ferreira (slug ``trade-pacts``), an admin's token and an editor's."""
+    async with live_server(settings) as server:
+        sessionmaker = server.app.state.sessionmaker
+        author = await make_author(sessionmaker, name="Ana Ferreira")
+        category = await make_category(sessionmaker)
+        await make_article(sessionmaker, author=author, category=category, slug="trade-pacts")
+        admin = (await bearer(sessionmaker, Role.ADMIN))["Authorization"].removeprefix("Bearer ")
+        editor = (await bearer(sessionmaker, Role.EDITOR))["Authorization"].removeprefix("Bearer ")
+        steps = await _run_client(f"{server.url}/graphql", admin, "trade-pacts", editor)
+    return {step["name"]: step for step in steps}
 
 
 def _requests(step: dict[str, Any]) -> list[tuple[str, bool, int, list[str]]]:
@@ -55,15 +71,8 @@ def _requests(step: dict[str, Any]) -> list[tuple[str, bool, int, list[str]]]:
 
 
 async def test_apollo_clients_persisted_queries_link_works_unchanged(settings: Settings) -> None:
-    async with live_server(settings) as server:
-        sessionmaker = server.app.state.sessionmaker
-        author = await make_author(sessionmaker, name="Ana Ferreira")
-        category = await make_category(sessionmaker)
-        await make_article(sessionmaker, author=author, category=category, slug="trade-pacts")
-        token = (await bearer(sessionmaker, Role.ADMIN))["Authorization"].removeprefix("Bearer ")
-        steps = await _run_client(f"{server.url}/graphql", token, "trade-pacts")
-    by_name = {step["name"]: step for step in steps}
-    assert all(step["error"] is None for step in steps), steps
+    by_name = await _steps(settings)
+    assert all(by_name[name]["error"] is None for name in WORKING), by_name
 
     # An unknown hash over GET: PersistedQueryNotFound (200), then the document by POST.
     first = by_name["get, first time"]
@@ -88,3 +97,24 @@ async def test_apollo_clients_persisted_queries_link_works_unchanged(settings: S
     assert _requests(mutation) == [("POST", True, 200, [NOT_FOUND]), ("POST", False, 200, [])]
     assert mutation["data"]["createTag"]["tag"]["slug"] == "persisted"
     assert all(sent["cacheControl"] == "private, no-store" for sent in mutation["sent"])
+
+
+async def test_apollo_client_shows_the_servers_message_when_refused(settings: Settings) -> None:
+    """Refusals reach Apollo as JSON: its error carries the server's message and code, never
+    a JSON parse failure, whether the document, the token or the role is refused."""
+    by_name = await _steps(settings)
+
+    invalid = by_name["error, invalid query"]
+    assert invalid["errorType"] == "CombinedGraphQLErrors"
+    assert "Cannot query field 'titel' on type 'Article'." in invalid["error"]
+    assert invalid["errorCodes"] == ["GRAPHQL_VALIDATION_FAILED"]
+    assert all(sent["errorCodes"] != ["not JSON"] for sent in invalid["sent"])
+
+    unknown = by_name["error, unknown token"]
+    assert unknown["errorCodes"] == ["UNAUTHENTICATED"], unknown
+    assert unknown["sent"][-1]["errorCodes"] == ["UNAUTHENTICATED"]
+
+    forbidden = by_name["error, forbidden"]
+    assert forbidden["errorType"] == "CombinedGraphQLErrors"
+    assert forbidden["error"] == "Only admin tokens may create tags."
+    assert forbidden["errorCodes"] == ["FORBIDDEN"]
