@@ -19,9 +19,9 @@ A kept answer is served while all of these hold, checked on every hit:
   tags says whether it is still right, and if so it is stamped anew with that number.
 
 So once a write is acknowledged, no process serves an answer it changed: its invalidation
-was committed with it, and every hit, in any process, reads the log after it arrives. A hit spends the
-answer's cost of the client's rate-limit budget, as running it would (a client over its
-budget is answered by GraphQL: ``429``), and :class:`~masthead.http_caching.HttpCaching`
+was committed with it, and every hit, in any process, reads the log after it arrives. A hit
+spends the answer's cost of the client's rate-limit budget, as running it would (a client
+over its budget is answered by GraphQL: ``429``), and :class:`~masthead.http_caching.HttpCaching`
 gives it its ``ETag``, ``304`` and lifetimes like any shared answer.
 
 Answers are kept in each process (the least recently used dropped first, within
