@@ -394,3 +394,68 @@ async def test_only_admins_manage_webhooks(
     assert error_codes(body) == ["FORBIDDEN"]
     async with sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(Article)) == 0
+
+
+async def test_update_rotate_and_delete_a_webhook(
+    client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    admin = await bearer(sessionmaker, Role.ADMIN)
+    async with receiver() as hook:
+        created = await _webhook(client, admin, "http://127.0.0.1:9/old", ["TAG_CHANGED"])
+        webhook_id = created["webhook"]["id"]
+        updated = await graphql(
+            client,
+            "mutation($id: ID!, $url: String!) { updateWebhook(id: $id, input: {url: $url,"
+            " active: false}) { webhook { url events active } secret errors { code } } }",
+            {"id": webhook_id, "url": hook.url},
+            headers=admin,
+        )
+        assert updated["data"]["updateWebhook"] == {
+            "webhook": {"url": hook.url, "events": ["TAG_CHANGED"], "active": False},
+            "secret": None,  # shown by create and rotate alone
+            "errors": [],
+        }
+        # Inactive: an event is not queued for it.
+        tag = 'mutation { createTag(input: {name: "Paused"}) { tag { id } } }'
+        await graphql(client, tag, headers=admin)
+        await graphql(
+            client,
+            "mutation($id: ID!) { updateWebhook(id: $id, input: {active: true})"
+            " { errors { code } } }",
+            {"id": webhook_id},
+            headers=admin,
+        )
+        rotated = await graphql(
+            client,
+            "mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret errors { code } } }",
+            {"id": webhook_id},
+            headers=admin,
+        )
+        secret = rotated["data"]["rotateWebhookSecret"]["secret"]
+        assert secret.startswith("whsec_") and secret != created["secret"]
+        hook.secret = secret  # deliveries are signed with the new one
+        await graphql(
+            client, 'mutation { createTag(input: {name: "Live"}) { tag { id } } }', headers=admin
+        )
+        await _deliver_all(sessionmaker)
+        assert [r.json["data"]["tag"]["name"] for r in hook.received] == ["Live"]
+        assert hook.bad_signatures == 0
+    deleted = await graphql(
+        client,
+        "mutation($id: ID!) { deleteWebhook(id: $id) { deletedId errors { code } } }",
+        {"id": webhook_id},
+        headers=admin,
+    )
+    assert deleted["data"]["deleteWebhook"] == {"deletedId": webhook_id, "errors": []}
+    assert (await graphql(client, DELIVERIES, headers=admin))["data"]["webhooks"] == []
+    async with sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(WebhookDelivery)) == 0
+    missing = await graphql(
+        client,
+        "mutation($id: ID!) { rotateWebhookSecret(id: $id) { errors { field code } } }",
+        {"id": webhook_id},
+        headers=admin,
+    )
+    assert missing["data"]["rotateWebhookSecret"]["errors"] == [
+        {"field": ["id"], "code": "NOT_FOUND"}
+    ]
