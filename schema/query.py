@@ -11,6 +11,7 @@ from db import models
 from resolvers.articles.reads import ArticleScope, article_by_id, article_by_slug, article_pages
 from resolvers.cache_tags import ARTICLES, AUTHORS, CATEGORIES, TAGS, NodeType, missing
 from resolvers.errors import BadUserInput
+from resolvers.events import webhooks
 from resolvers.global_ids import decode_global_id
 from resolvers.loaders import ArticleCountKey
 from resolvers.pagination import PageRequest
@@ -27,6 +28,8 @@ from schema.types import (
     Tag,
     connection,
 )
+from schema.webhooks import Webhook as WebhookNode
+from schema.webhooks import WebhookDelivery as DeliveryNode
 
 __all__ = ["Query"]
 
@@ -82,6 +85,16 @@ async def _article(info: Info, pk: int) -> Article | None:
     return _found(info, "Article", Article.shown(info, row) if row else None)
 
 
+async def _admin_node(info: Info, type_name: str, pk: int) -> Node | None:
+    """A webhook or a delivery: admins see them, anyone else null (never cached: a token)."""
+    viewer = info.context.viewer
+    if type_name == "Webhook":
+        hook = await info.context.read(lambda session: webhooks.webhook_node(session, viewer, pk))
+        return WebhookNode.from_row(hook) if hook is not None else None
+    row = await info.context.read(lambda session: webhooks.delivery_node(session, viewer, pk))
+    return DeliveryNode.from_row(row) if row is not None else None
+
+
 @strawberry.type(
     description="Everything a reader can ask for; anonymous readers see public articles."
 )
@@ -107,6 +120,8 @@ class Query:
         if type_name == "Tag":
             tag = await info.context.read(lambda session: session.get(models.Tag, pk))
             return _found(info, "Tag", Tag.shown(info, tag) if tag else None)
+        if type_name in ("Webhook", "WebhookDelivery"):
+            return await _admin_node(info, type_name, pk)
         return None
 
     @strawberry.field(description="One article by id or slug (former slugs too); null if unknown.")

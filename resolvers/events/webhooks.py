@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import DeliveryStatus, OutboxEvent, Webhook, WebhookDelivery
 from resolvers.access.permissions import require_admin
-from resolvers.access.viewer import Viewer
+from resolvers.access.viewer import Role, Viewer
 from resolvers.errors import ErrorCode, Rejected, UserError, UserErrors
 from resolvers.events.types import EventType
 from resolvers.events.url_policy import UrlPolicy
@@ -262,13 +262,38 @@ async def list_deliveries(
     ]
 
 
+def _delivery_with_event(delivery_id: int) -> Select[Any]:
+    return cast(
+        Select[Any],
+        select(WebhookDelivery, OutboxEvent.event_id, OutboxEvent.type)
+        .join(OutboxEvent, OutboxEvent.id == WebhookDelivery.event_id)
+        .where(WebhookDelivery.id == delivery_id),
+    )
+
+
 async def delivery_row(session: AsyncSession, delivery_id: int) -> DeliveryRow:
     """One delivery with its event's id and type."""
     delivery, event_id, event_type = (
-        await session.execute(
-            select(WebhookDelivery, OutboxEvent.event_id, OutboxEvent.type)
-            .join(OutboxEvent, OutboxEvent.id == WebhookDelivery.event_id)
-            .where(WebhookDelivery.id == delivery_id)
-        )
+        await session.execute(_delivery_with_event(delivery_id))
     ).one()
+    return DeliveryRow(delivery, event_id, EventType(event_type))
+
+
+async def webhook_node(session: AsyncSession, viewer: Viewer, webhook_id: int) -> Webhook | None:
+    """The webhook ``node(id)`` names: admins only, so None for anyone else, as for none."""
+    if viewer.role is not Role.ADMIN:
+        return None
+    return await session.get(Webhook, webhook_id)
+
+
+async def delivery_node(
+    session: AsyncSession, viewer: Viewer, delivery_id: int
+) -> DeliveryRow | None:
+    """The delivery ``node(id)`` names: admins only, so None for anyone else, as for none."""
+    if viewer.role is not Role.ADMIN:
+        return None
+    found = (await session.execute(_delivery_with_event(delivery_id))).one_or_none()
+    if found is None:
+        return None
+    delivery, event_id, event_type = found
     return DeliveryRow(delivery, event_id, EventType(event_type))

@@ -459,3 +459,47 @@ async def test_update_rotate_and_delete_a_webhook(
     assert missing["data"]["rotateWebhookSecret"]["errors"] == [
         {"field": ["id"], "code": "NOT_FOUND"}
     ]
+
+
+NODE = """
+query($id: ID!) {
+  node(id: $id) {
+    __typename
+    ... on Webhook { url events }
+    ... on WebhookDelivery { eventType status }
+  }
+}"""
+
+
+async def test_node_finds_webhooks_and_deliveries_for_admins_alone(
+    client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    admin = await bearer(sessionmaker, Role.ADMIN)
+    editor = await bearer(sessionmaker, Role.EDITOR)
+    created = await _webhook(client, admin, "http://127.0.0.1:9/hook", ["TAG_CHANGED"])
+    await graphql(
+        client, 'mutation { createTag(input: {name: "Node"}) { tag { id } } }', headers=admin
+    )
+    listed = await graphql(client, DELIVERIES, headers=admin)
+    (delivery,) = listed["data"]["webhooks"][0]["deliveries"]["nodes"]
+    webhook_id = created["webhook"]["id"]
+
+    seen = await graphql(client, NODE, {"id": webhook_id}, headers=admin)
+    assert seen["data"]["node"] == {
+        "__typename": "Webhook",
+        "url": "http://127.0.0.1:9/hook",
+        "events": ["TAG_CHANGED"],
+    }
+    seen = await graphql(client, NODE, {"id": delivery["id"]}, headers=admin)
+    assert seen["data"]["node"] == {
+        "__typename": "WebhookDelivery",
+        "eventType": "TAG_CHANGED",
+        "status": "PENDING",
+    }
+    for node_id in (webhook_id, delivery["id"]):
+        for headers in (None, editor):
+            assert (await graphql(client, NODE, {"id": node_id}, headers=headers))["data"] == {
+                "node": None
+            }
+    unknown = encode_global_id("Webhook", 999_999)
+    assert (await graphql(client, NODE, {"id": unknown}, headers=admin))["data"] == {"node": None}
