@@ -90,6 +90,13 @@ query Drafts {
   }
 }
 """
+_LIVE = """\
+# A subscription, over WebSocket at this URL: run it, then publish an article (the
+# mutations in "Writing content" of the README); each one appears here as it goes public.
+subscription Live {
+  articlePublished { title slug publishedAt category { name } }
+}
+"""
 # The reference operations, with variables naming content `masthead demo` loads.
 _OPERATIONS: tuple[tuple[str, dict[str, str]], ...] = (
     (ARTICLE_PAGE, {"slug": "what-interest-rates-could-mean-for-nairobi"}),
@@ -111,8 +118,9 @@ def _vendor_manifest(assets: Path) -> dict[str, dict[str, str]]:
 
 
 def saved_tabs() -> list[dict[str, str]]:
-    """GraphiQL's tabs: a default query, then the reference operations with variables."""
-    tabs = [{"query": _WELCOME}, {"query": _DRAFTS}]
+    """GraphiQL's tabs: a default query, drafts, a subscription, then the reference
+    operations with variables."""
+    tabs = [{"query": _WELCOME}, {"query": _DRAFTS}, {"query": _LIVE}]
     for query, variables in _OPERATIONS:
         tab = {"query": query}
         if variables:

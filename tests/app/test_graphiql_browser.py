@@ -1,8 +1,8 @@
 """GraphiQL in a real browser: Debian's headless Chromium, driven by Playwright, opens the
 page on a live uvicorn, runs the default query, then again with an editor's token pasted
-in the Headers tab, and sees the answers; the console stays free of errors (a
-Content-Security-Policy violation or a failed Subresource Integrity check is one) and no
-request goes to another origin.
+in the Headers tab, and sees the answers, then a subscription that shows a publish; the
+console stays free of errors (a Content-Security-Policy violation or a failed Subresource
+Integrity check is one) and no request goes to another origin.
 
 Chromium is the system's (``apt-get install chromium``; ``.ci/run`` installs it), never a
 browser Playwright downloads; without it the test is skipped. With
@@ -15,6 +15,7 @@ import os
 import shutil
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.async_api import ConsoleMessage, Page, Request, async_playwright
 
@@ -22,10 +23,12 @@ from db.models import ArticleStatus
 from masthead.graphiql import ASSETS
 from masthead.settings import Settings
 from resolvers.access.viewer import Role
+from resolvers.global_ids import encode_global_id
 from tests.support.auth import bearer
 from tests.support.factories import make_article, make_author, make_category
 from tests.support.live_server import live_server
 
+PUBLISH = "mutation P($id: ID!) { publishArticle(id: $id) { errors { code } } }"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
@@ -57,13 +60,14 @@ async def test_graphiql_runs_a_query_in_chromium_with_nothing_from_elsewhere(
         await make_article(
             sessionmaker, author=author, category=category, slug="trade-pacts", days_ago=1
         )
-        await make_article(
+        draft = await make_article(
             sessionmaker,
             author=author,
             category=category,
             slug="budget-draft",
             status=ArticleStatus.DRAFT,
         )
+        draft_id = encode_global_id("Article", draft.id)
         headers = await bearer(sessionmaker, Role.EDITOR)
 
         errors: list[str] = []
@@ -100,6 +104,23 @@ async def test_graphiql_runs_a_query_in_chromium_with_nothing_from_elsewhere(
                 editor = await _run_and_read(page)
                 assert "budget-draft" in editor
                 assert "DRAFT" in editor
+
+                # The Live tab subscribes over WebSocket; a publish shows up in it.
+                await page.locator(".graphiql-tab", has_text="Live").click()
+                await page.locator(
+                    ".graphiql-query-editor", has_text="subscription Live"
+                ).wait_for()
+                await page.wait_for_timeout(300)  # GraphiQL settles the tab's operation
+                await page.locator(".graphiql-execute-button").click()
+                await page.wait_for_timeout(1_000)  # subscribed
+                async with httpx.AsyncClient(base_url=server.url, headers=headers) as http:
+                    publish = {"query": PUBLISH, "variables": {"id": draft_id}}
+                    assert "errors" not in (await http.post("/graphql", json=publish)).json()
+                await page.wait_for_function(
+                    "() => document.querySelector('.result-window').innerText"
+                    ".includes('budget-draft')",
+                    timeout=15_000,
+                )
 
                 screenshot = tmp_path / "graphiql.png"
                 await page.screenshot(path=str(screenshot))

@@ -6,7 +6,12 @@
 (function start() {
   const root = document.getElementById('graphiql');
   const tabs = JSON.parse(root.dataset.tabs);
-  const fetcher = GraphiQL.createFetcher({ url: window.location.origin + window.location.pathname });
+  // Subscriptions go over graphql-transport-ws to the same URL (same origin: 'self').
+  const scheme = window.location.protocol === 'https:' ? 'wss://' : 'ws://';
+  const fetcher = GraphiQL.createFetcher({
+    url: window.location.origin + window.location.pathname,
+    subscriptionUrl: scheme + window.location.host + window.location.pathname,
+  });
   const explorer = GraphiQLPluginExplorer.explorerPlugin();
   ReactDOM.createRoot(root).render(
     React.createElement(GraphiQL, {
