@@ -21,10 +21,12 @@ argument holds NUL or a lone surrogate.
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -66,6 +68,7 @@ __all__ = [
     "MAX_LIST_ITEMS",
     "Limits",
     "Measure",
+    "Measures",
     "QueryLimits",
     "measure",
 ]
@@ -365,11 +368,63 @@ def measure(
     return found
 
 
-class QueryLimits(SchemaExtension):
-    """Refuses a document over a cap before it is validated; reports ``extensions.cost``."""
+# A key longer than this is measured every time: the kept keys stay small, whatever the
+# requests hold (a document text plus its variables).
+_MAX_KEY_CHARS = 8192
 
-    def __init__(self, *, limits: Limits) -> None:
+
+class Measures:
+    """Measures already taken, by document text, operation and variables; the oldest are
+    dropped past ``maxsize``. Refusals are not kept: they are measured again."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._kept: OrderedDict[tuple[str, str | None, bytes], Measure | None] = OrderedDict()
+
+    def measure(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        text: str | None,
+        operation_name: str | None = None,
+        variables: Mapping[str, Any] | None = None,
+    ) -> Measure | None:
+        """:func:`measure`, of ``document`` parsed from ``text`` (None: not kept)."""
+        key = _key(text, operation_name, variables)
+        if key is None:
+            return measure(schema, document, operation_name, variables)
+        if key in self._kept:
+            self._kept.move_to_end(key)
+            return self._kept[key]
+        found = self._kept[key] = measure(schema, document, operation_name, variables)
+        if len(self._kept) > self.maxsize:
+            self._kept.popitem(last=False)
+        return found
+
+
+def _key(
+    text: str | None, operation_name: str | None, variables: Mapping[str, Any] | None
+) -> tuple[str, str | None, bytes] | None:
+    if text is None:
+        return None
+    try:
+        # Keys sorted: the same variables in another order are the same measure.
+        encoded = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        return None
+    if len(text) + len(encoded) > _MAX_KEY_CHARS:
+        return None
+    return text, operation_name, encoded
+
+
+class QueryLimits(SchemaExtension):
+    """Refuses a document over a cap before it is validated; reports ``extensions.cost``.
+
+    ``measures`` keeps what a document sent again measured before (one per schema)."""
+
+    def __init__(self, *, limits: Limits, measures: Measures) -> None:
         self.limits = limits
+        self.measures = measures
         self.measured: Measure | None = None
         self.allowance: Allowance | None = None
 
@@ -379,8 +434,12 @@ class QueryLimits(SchemaExtension):
         if document is not None:
             graphql_schema = context.schema._schema  # Strawberry keeps graphql-core's schema here
             try:
-                self.measured = measure(
-                    graphql_schema, document, context.operation_name, context.variables
+                self.measured = self.measures.measure(
+                    graphql_schema,
+                    document,
+                    context.query,
+                    context.operation_name,
+                    context.variables,
                 )
             except GraphQLError as refused:
                 code = (refused.extensions or {}).get("code", "BAD_USER_INPUT")

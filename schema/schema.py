@@ -22,7 +22,7 @@ from strawberry.types import ExecutionContext
 from db.failures import DatabaseFailure, database_failure
 from resolvers.errors import ClientError
 from schema.changes import ChangesQuery
-from schema.limits import Limits, QueryLimits
+from schema.limits import Limits, Measures, QueryLimits
 from schema.mutation import Mutation as ContentMutation
 from schema.query import Query as ReadQuery
 from schema.search import SearchQuery
@@ -146,13 +146,14 @@ def build_schema(
     rules: list[type[ASTValidationRule]] = []
     if not introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
+    measures = Measures(maxsize=_CACHED_DOCUMENTS)
     every: list[Callable[[], SchemaExtension]] = [
         *extensions,
         lambda: _MaskUnexpected(suggest=introspection),
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
         # Keyed by the text and the token cap, so a cached document was measured by it.
         lambda: _ParserCache(maxsize=_CACHED_DOCUMENTS),
-        lambda: QueryLimits(limits=limits),
+        lambda: QueryLimits(limits=limits, measures=measures),
         lambda: AddValidationRules(rules),
         lambda: ValidationCache(maxsize=_CACHED_DOCUMENTS),
     ]

@@ -279,3 +279,16 @@ async def test_what_fails_validation_spends_nothing(settings: Settings) -> None:
             )
         assert (await client.post("/graphql", json={"query": HOME})).status_code == 200
     await app.state.engine.dispose()
+
+
+async def test_a_document_sent_again_is_measured_as_it_was(client: httpx.AsyncClient) -> None:
+    # Measures are kept per document and variables: each pair keeps its own cost, whatever
+    # was sent in between, and a refusal is not kept as an admission.
+    query = "query Page($n: Int = 3) { articles(first: $n) { nodes { tags { slug } } } }"
+    for variables, cost in (({}, 34), ({"n": 50}, 551), ({}, 34), ({"n": 50}, 551)):
+        body = await graphql(client, query, variables)
+        assert body["extensions"]["cost"]["requestedQueryCost"] == cost
+    for _ in range(2):
+        refused = await graphql(client, TOO_DEEP)
+        assert refused["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert "errors" not in await graphql(client, DEEP_ENOUGH)
