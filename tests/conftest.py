@@ -75,7 +75,9 @@ async def database_url(
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, _env_file=None)  # type: ignore[call-arg]  # pydantic-settings init kwarg
+    # Connecting may take PostgreSQL longer than production's 1.5 s while the suite loads
+    # both cores; the tests of deadlines set their own (tests/app/test_outages.py).
+    return Settings(database_url=database_url, db_connect_timeout=10.0, _env_file=None)  # type: ignore[call-arg]  # pydantic-settings init kwarg
 
 
 @pytest.fixture
