@@ -30,7 +30,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.dialects import DatabaseKind, Listening, database_of
 from resolvers.articles.announcements import CHANNEL, Announcement, decode
@@ -51,13 +51,11 @@ class ArticleFeed:
     def __init__(
         self,
         engine: AsyncEngine,
-        sessionmaker: async_sessionmaker[AsyncSession],
         *,
         redis_url: str | None,
         namespace: str,
     ) -> None:
         self._engine = engine
-        self._sessionmaker = sessionmaker
         # Redis carries SQLite's announcements between processes; PostgreSQL carries its own.
         self._redis: Redis | None = None
         if redis_url is not None and database_of(engine).kind is DatabaseKind.SQLITE:
@@ -78,10 +76,6 @@ class ArticleFeed:
             yield _drain(queue)
         finally:
             self._subscribers.discard(queue)
-
-    @property
-    def subscribers(self) -> int:
-        return len(self._subscribers)
 
     async def close(self) -> None:
         for task in self._tasks:

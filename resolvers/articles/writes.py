@@ -50,6 +50,7 @@ from resolvers.cache_invalidations import record
 from resolvers.cache_tags import ArticleState, after_article_write
 from resolvers.errors import ErrorCode, Rejected, UserError, UserErrors
 from resolvers.events import outbox
+from resolvers.events.types import EventType
 from resolvers.slugs import numbered_from, slug_error, slugify, unique_slug
 from resolvers.transaction import Actor, Raced
 from resolvers.write_inputs import ArticleFields, pk_of
@@ -362,10 +363,8 @@ async def _changed(
     )
     await record(session, stale, now=actor.now)
     await outbox.write(session, event)
-    became_public = after.public(actor.now) and not (
-        before is not None and before.public(actor.now)
-    )
-    await announce(session, Announcement(article.id, published=became_public))
+    published = event_type is EventType.ARTICLE_PUBLISHED
+    await announce(session, Announcement(article.id, published=published))
 
 
 async def _replace_tags(
