@@ -40,9 +40,10 @@ async def live_server(
     uvicorn's records too."""
     app = create_app(settings)
     options = server_options(settings)
+    options["log_config"] = None
     if http is not None:
         options["http"] = http
-    config = uvicorn.Config(app, log_config=None, **options)
+    config = uvicorn.Config(app, **options)
     server = uvicorn.Server(config)
     with socket.socket() as listening:
         listening.bind(("127.0.0.1", 0))
