@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     sessionmaker = create_sessionmaker(engine)
     reads = create_read_sessionmaker(engine)
     feed = ArticleFeed(engine, redis_url=settings.redis_url, namespace=settings.redis_namespace)
-    view, view_middleware = graphql_endpoint(settings, sessionmaker, reads, feed)
+    view, view_middleware = graphql_endpoint(settings, engine, sessionmaker, reads, feed)
 
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})

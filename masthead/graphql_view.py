@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 
 import orjson
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.authentication import AuthenticationError
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
@@ -230,13 +230,15 @@ class GraphQLView(GraphQL[Context, None]):
 
 def graphql_endpoint(
     settings: Settings,
+    engine: AsyncEngine,
     sessionmaker: async_sessionmaker[AsyncSession],
     read_sessionmaker: async_sessionmaker[AsyncSession] | None = None,
     feed: ArticleFeed | None = None,
 ) -> tuple[GraphQLView, list[Middleware]]:
-    """The view, and the middleware that goes around its HTTP requests (outermost first);
-    reads go through ``read_sessionmaker`` when given (``db.engine.create_read_sessionmaker``),
-    subscriptions hear ``feed``."""
+    """The view, and the middleware that goes around its HTTP requests (outermost first):
+    ``engine`` is the primary's and ``sessionmaker`` its sessions; reads go through
+    ``read_sessionmaker`` when given (``db.engine.create_read_sessionmaker``), subscriptions
+    hear ``feed``."""
     rate_limits = (
         RateLimits(
             settings.rate_limit, redis_url=settings.redis_url, namespace=settings.redis_namespace
@@ -263,7 +265,7 @@ def graphql_endpoint(
             Middleware(
                 ResponseCache,
                 store=view.answers,
-                sessionmaker=sessionmaker,
+                engine=engine,
                 rate_limits=rate_limits,
                 ttl=settings.response_cache_ttl,
             )

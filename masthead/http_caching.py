@@ -56,6 +56,7 @@ __all__ = [
     "HttpCaching",
     "Lifetimes",
     "SharedAnswer",
+    "entity_tag",
     "named_tags",
     "shared_answer",
 ]
@@ -122,6 +123,8 @@ class SharedAnswer:
     named: tuple[str, ...] | None = ()
     # Its cost, which each answer from a cache spends of the client's budget again.
     cost: int = 0
+    # Its ETag when already known (a kept answer's); else computed from the body sent.
+    etag: str | None = None
 
     def settle(self, *, failed: bool, max_tag_bytes: int) -> None:
         """Once the answer is known: shareable unless it ``failed``, until the next change."""
@@ -170,10 +173,11 @@ def shared_answer(scope: Scope) -> SharedAnswer | None:
     return answer if isinstance(answer, SharedAnswer) else None
 
 
-def _entity_tag(headers: Headers, body: bytes) -> str:
+def entity_tag(content_type: bytes, content_encoding: bytes, body: bytes) -> str:
+    """The strong ``ETag`` of ``body`` sent with this media type and coding."""
     representation = hashlib.blake2b(digest_size=16)
-    for name in ("content-type", "content-encoding"):
-        representation.update(headers.get(name, "").encode("latin-1") + b"\n")
+    representation.update(content_type + b"\n")
+    representation.update(content_encoding + b"\n")
     representation.update(body)
     return f'"{representation.hexdigest()}"'
 
@@ -227,24 +231,38 @@ class HttpCaching:
         self, start: Message, body: bytes, request: Headers, answer: SharedAnswer, send: Send
     ) -> None:
         headers = MutableHeaders(scope=start)
-        etag = _entity_tag(headers, body)
-        headers["ETag"] = etag
+        etag = answer.etag or entity_tag(
+            headers.get("content-type", "").encode("latin-1"),
+            headers.get("content-encoding", "").encode("latin-1"),
+            body,
+        )
+        added = {"etag": etag}
         if answer.named is None:
-            headers["Cache-Control"] = NO_CACHE
+            added["cache-control"] = NO_CACHE
         else:
-            headers["Cache-Control"] = self.lifetimes.cache_control(
+            added["cache-control"] = self.lifetimes.cache_control(
                 changes_at=answer.changes_at, now=utcnow()
             )
             if answer.named:
-                headers["Cache-Tag"] = ",".join(answer.named)
-                headers["Surrogate-Key"] = " ".join(answer.named)
-        if _none_match(request.get("if-none-match", ""), etag):
-            for name in _NOT_IN_304:
-                del headers[name]
+                added["cache-tag"] = ",".join(answer.named)
+                added["surrogate-key"] = " ".join(answer.named)
+        not_modified = _none_match(request.get("if-none-match", ""), etag)
+        if not not_modified:
+            added["content-length"] = str(len(body))
+        # One pass over the headers (MutableHeaders' item assignment is one a header).
+        dropped = {*added, *(_NOT_IN_304 if not_modified else ())}
+        start["headers"] = [
+            *(
+                pair
+                for pair in start["headers"]
+                if pair[0].lower().decode("latin-1") not in dropped
+            ),
+            *((name.encode("latin-1"), value.encode("latin-1")) for name, value in added.items()),
+        ]
+        if not_modified:
             await send({**start, "status": 304})
             await send({"type": "http.response.body", "body": b""})
             return
-        headers["Content-Length"] = str(len(body))
         await send(start)
         await send({"type": "http.response.body", "body": body})
 

@@ -33,6 +33,7 @@ them right: one that cannot be reached costs hits, never correctness.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import time
@@ -44,15 +45,15 @@ from typing import Any, Protocol
 
 import orjson
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from starlette.datastructures import Headers, MutableHeaders, QueryParams
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.datastructures import MutableHeaders, QueryParams
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from db.failures import database_failure, once_more_if_stale
 from db.models import utcnow
 from masthead.graphql_http import GRAPHQL_RESPONSE
-from masthead.http_caching import SharedAnswer, shared_answer
+from masthead.http_caching import SharedAnswer, entity_tag, shared_answer
 from masthead.persisted_queries import query_hash
 from masthead.rate_limits import ClientBudget, RateLimits
 from masthead.redis_pool import connection_pool
@@ -75,10 +76,15 @@ logger = logging.getLogger("masthead.response_cache")
 # set by the layers outside (Cache-Control, ETag, Content-Length, CORS).
 _KEPT_HEADERS = frozenset({b"content-type", b"content-encoding", b"vary"})
 _STATUS_HEADER = "Masthead-Cache"
+_HIT = (b"masthead-cache", b"hit")
 # An answer showing more than this many nodes and lists is not kept: checking it would cost
 # a read of as many keys (and SQLite binds at most 32,766 values).
 _MAX_KEYS = 5_000
 _SHA256_HEX = frozenset("0123456789abcdef")
+# Requests whose keys are remembered (:class:`RequestKeys`), and the longest query string
+# remembered: a persisted query's hash with its variables is a few hundred bytes.
+_REMEMBERED_KEYS = 4_096
+_REMEMBERED_QUERY_BYTES = 1_024
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,15 @@ class CachedAnswer:
     cost: int
     headers: tuple[tuple[bytes, bytes], ...]
     body: bytes
+
+    @functools.cached_property
+    def etag(self) -> str:
+        """Its ``ETag``, as :class:`~masthead.http_caching.HttpCaching` gives it: computed
+        once for all its hits."""
+        headers = dict(self.headers)
+        return entity_tag(
+            headers.get(b"content-type", b""), headers.get(b"content-encoding", b""), self.body
+        )
 
     @property
     def size(self) -> int:
@@ -304,14 +319,29 @@ def _document_hash(params: QueryParams) -> str | None:
     return sha256
 
 
+def _negotiated(scope: Scope) -> tuple[str, str]:
+    """The request's ``Accept`` and ``Accept-Encoding`` (the first of each, as Starlette's
+    ``Headers.get`` gives them to GraphQL and to compression; empty when absent)."""
+    accept = encoding = None
+    for name, value in scope["headers"]:
+        if name == b"accept" and accept is None:
+            accept = value
+        elif name == b"accept-encoding" and encoding is None:
+            encoding = value
+    return (accept or b"").decode("latin-1"), (encoding or b"").decode("latin-1")
+
+
 def request_key(scope: Scope) -> str | None:
     """The key of the answer an anonymous GET asks for, or None if it cannot be kept."""
-    params = QueryParams(scope["query_string"].decode("latin-1"))
+    accept, encoding = _negotiated(scope)
+    return _key(scope["query_string"], accept, encoding)
+
+
+def _key(query_string: bytes, accept: str, encoding: str) -> str | None:
+    params = QueryParams(query_string.decode("latin-1"))
     document = _document_hash(params)
     if document is None:
         return None
-    headers = Headers(scope=scope)
-    accept = headers.get("accept", "")
     if "multipart/mixed" in accept or "text/event-stream" in accept:
         return None  # streamed, not one answer
     parts = (
@@ -320,9 +350,36 @@ def request_key(scope: Scope) -> str | None:
         params.get("variables") or "",
         "graphql-response" if GRAPHQL_RESPONSE in accept else "json",
         # As Starlette's GZipMiddleware decides it.
-        "gzip" if "gzip" in headers.get("accept-encoding", "") else "identity",
+        "gzip" if "gzip" in encoding else "identity",
     )
     return hashlib.sha256("\x00".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class RequestKeys:
+    """:func:`request_key`, remembered for the requests seen most recently: the same GET
+    asked again (what a cache hit is) costs a dictionary lookup, not a parse and a hash."""
+
+    def __init__(self, size: int = _REMEMBERED_KEYS) -> None:
+        self._size = size
+        self._keys: dict[tuple[bytes, str, str], str | None] = {}
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __call__(self, scope: Scope) -> str | None:
+        query_string: bytes = scope["query_string"]
+        accept, encoding = _negotiated(scope)
+        if len(query_string) > _REMEMBERED_QUERY_BYTES:
+            return _key(query_string, accept, encoding)
+        remembered = (query_string, accept, encoding)
+        try:
+            return self._keys[remembered]
+        except KeyError:
+            pass
+        key = self._keys[remembered] = _key(query_string, accept, encoding)
+        if len(self._keys) > self._size:
+            del self._keys[next(iter(self._keys))]  # the one remembered longest ago
+        return key
 
 
 class ResponseCache:
@@ -336,26 +393,29 @@ class ResponseCache:
         app: ASGIApp,
         *,
         store: AnswerStore,
-        sessionmaker: async_sessionmaker[AsyncSession],
+        engine: AsyncEngine,
         rate_limits: RateLimits | None,
         ttl: int,
     ) -> None:
         self.app = app
         self._store = store
         # The primary's: the log is read where writes commit, never behind on a replica.
-        self._sessionmaker = sessionmaker
+        # One statement a read, each on its own (no BEGIN and ROLLBACK around it), on a
+        # connection rather than a session: a hit's read costs little Python.
+        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._rate_limits = rate_limits
         self._ttl = ttl
+        self._keys = RequestKeys()
 
         async def sequence() -> int:
-            async with sessionmaker() as session:
-                return await current_sequence(session)
+            async with self._engine.connect() as connection:
+                return await current_sequence(connection)
 
         self._sequence = SharedRead(lambda: once_more_if_stale(sequence))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         answer = shared_answer(scope) if scope["type"] == "http" else None
-        key = request_key(scope) if answer is not None else None
+        key = self._keys(scope) if answer is not None else None
         if answer is None or key is None:
             await self.app(scope, receive, send)
             return
@@ -384,21 +444,24 @@ class ResponseCache:
         self, kept: CachedAnswer, scope: Scope, answer: SharedAnswer, send: Send
     ) -> bool:
         """Send ``kept`` (still right) if the client may spend its cost; else False."""
-        headers = MutableHeaders(raw=list(kept.headers))
+        # Kept headers hold none of those added here.
+        headers = [*kept.headers, _HIT]
         if self._rate_limits is not None:
             budget = ClientBudget.of(self._rate_limits, HTTPConnection(scope))
             allowance = await budget.spend(kept.cost)
             if not allowance.allowed:
                 return False  # GraphQL answers it: 429, with what is left
-            headers["RateLimit-Limit"] = str(allowance.limit)
-            headers["RateLimit-Remaining"] = str(allowance.remaining)
-            headers["RateLimit-Reset"] = str(allowance.reset_seconds)
-        headers[_STATUS_HEADER] = "hit"
+            headers += [
+                (b"ratelimit-limit", b"%d" % allowance.limit),
+                (b"ratelimit-remaining", b"%d" % allowance.remaining),
+                (b"ratelimit-reset", b"%d" % allowance.reset_seconds),
+            ]
         answer.shareable = True
         answer.changes_at = kept.changes_at
         answer.named = kept.named
         answer.cost = kept.cost
-        await send({"type": "http.response.start", "status": 200, "headers": headers.raw})
+        answer.etag = kept.etag
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": kept.body})
         return True
 
@@ -414,8 +477,8 @@ class ResponseCache:
                 return None  # the log went back (a restored backup)
 
             async def read() -> int | None:
-                async with self._sessionmaker() as session:
-                    return await still_valid(session, stamp=kept.stamp, keys=kept.keys)
+                async with self._engine.connect() as connection:
+                    return await still_valid(connection, stamp=kept.stamp, keys=kept.keys)
 
             right_until = await once_more_if_stale(read)
         except Exception as error:

@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from typing import cast
 
 from sqlalchemy import Table, case, delete, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from db.dialects import database_of
 from db.models import CacheInvalidation
@@ -90,7 +90,9 @@ async def basis(session: AsyncSession, *, now: datetime) -> Basis:
     return Basis(int(stamp or 0), changes_at)
 
 
-async def still_valid(session: AsyncSession, *, stamp: int, keys: Sequence[int]) -> int | None:
+async def still_valid(
+    session: AsyncSession | AsyncConnection, *, stamp: int, keys: Sequence[int]
+) -> int | None:
     """The sequence number up to which an answer computed against ``stamp`` with these tag
     keys is still right, or None: a key made stale since, or the log gone back past it. One
     read of the primary key, so an answer found right may be stamped with that number."""
@@ -108,12 +110,14 @@ async def still_valid(session: AsyncSession, *, stamp: int, keys: Sequence[int])
     return sequence if stamp <= sequence else None
 
 
-async def current_sequence(session: AsyncSession) -> int:
+# Built once: a cache hit reads it, and building costs more than the read's Python.
+_CURRENT_SEQUENCE = select(CacheInvalidation.seq).where(CacheInvalidation.tag_key == _SEQUENCE)
+
+
+async def current_sequence(bind: AsyncSession | AsyncConnection) -> int:
     """The number of the latest recorded write (0 before any): an answer stamped with it
     is right, whatever its tags."""
-    sequence = await session.scalar(
-        select(CacheInvalidation.seq).where(CacheInvalidation.tag_key == _SEQUENCE)
-    )
+    sequence = await bind.scalar(_CURRENT_SEQUENCE)
     return int(sequence or 0)
 
 

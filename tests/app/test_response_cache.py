@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from db.models import Article, ArticleStatus, Author, Category, Tag, utcnow
 from masthead import examples
 from masthead.persisted_queries import query_hash
+from masthead.response_cache import RequestKeys, request_key
 from masthead.settings import Settings
 from resolvers.access.viewer import Role
 from resolvers.global_ids import encode_global_id
@@ -590,3 +591,28 @@ async def test_a_write_elsewhere_costs_one_more_read_then_none(
     assert statements.count == 1
     await _update_title(client, site)  # a1's own title
     assert _cache(await _get(client, PAGE, {"slug": "a1"})) == "miss"
+
+
+def _scope(query_string: bytes, *headers: tuple[bytes, bytes]) -> dict[str, Any]:
+    return {"type": "http", "query_string": query_string, "headers": list(headers)}
+
+
+def test_remembered_request_keys_are_the_keys_and_stay_bounded() -> None:
+    keys = RequestKeys(size=3)
+    query = str(httpx.QueryParams({"query": HOME})).encode()
+    asked = [
+        _scope(query),
+        _scope(query, (b"accept-encoding", b"gzip")),
+        # The first of a repeated header decides, as it does for compression and GraphQL.
+        _scope(query, (b"accept-encoding", b"identity"), (b"accept-encoding", b"gzip")),
+        _scope(query, (b"accept", b"application/graphql-response+json")),
+        _scope(b"query=" + b"x" * 2_000),  # too long to remember: computed each time
+        _scope(b"operationName=nothing"),  # no document: not kept
+    ]
+    for _ in range(2):
+        for scope in asked:
+            assert keys(scope) == request_key(scope)
+    assert len({keys(scope) for scope in asked[:4]}) == 3
+    assert keys(asked[1]) != keys(asked[2]) == keys(asked[0])
+    assert keys(asked[5]) is None
+    assert len(keys) == 3
