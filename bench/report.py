@@ -8,11 +8,25 @@ from dataclasses import dataclass, field
 
 from bench.load_generator import WrkResult
 
-__all__ = ["CEILING", "MASTHEAD", "MASTHEAD_CACHED", "Cell", "Run", "Section", "render"]
+__all__ = [
+    "CEILING",
+    "MASTHEAD",
+    "MASTHEAD_CACHED",
+    "MASTHEAD_GET",
+    "MASTHEAD_MISSES",
+    "Cell",
+    "Run",
+    "Section",
+    "render",
+]
 
 MASTHEAD = "Masthead"
 CEILING = "ceiling"
 MASTHEAD_CACHED = "Masthead, cached"
+# The cached rows' GETs with the response cache off, and with it on but keeping nothing:
+# what a miss costs over the path it replaces.
+MASTHEAD_GET = "Masthead, GET uncached"
+MASTHEAD_MISSES = "Masthead, cached (every request a miss)"
 
 
 @dataclass(frozen=True)
@@ -100,7 +114,7 @@ def _errors(result: WrkResult) -> str:
 
 
 def _target(cell: Cell) -> str:
-    if cell.target == MASTHEAD_CACHED and cell.wrk.requests:
+    if cell.target in (MASTHEAD_CACHED, MASTHEAD_MISSES) and cell.wrk.requests:
         return f"{cell.target} ({100 * cell.wrk.cache_hits / cell.wrk.requests:.0f}% hits)"
     return cell.target
 
@@ -157,6 +171,47 @@ def _summary(run: Run) -> list[str]:
     return lines
 
 
+def _misses(run: Run) -> list[str]:
+    """Each miss row against the uncached GET row of the same cell."""
+    lines = []
+    for section in run.sections:
+        for miss in section.cells:
+            if miss.target != MASTHEAD_MISSES:
+                continue
+            uncached = next(
+                (
+                    c
+                    for c in section.cells
+                    if (c.target, c.workers, c.operation)
+                    == (MASTHEAD_GET, miss.workers, miss.operation)
+                ),
+                None,
+            )
+            if uncached is None or not miss.wrk.rate or not uncached.cpu_ms_per_request:
+                continue
+            lines.append(
+                f"| {section.size} | {_DATABASES[section.database]} | {miss.workers} "
+                f"| {miss.operation} | {uncached.wrk.rate:,.0f} | {miss.wrk.rate:,.0f} "
+                f"| {uncached.cpu_ms_per_request:.2f} | {miss.cpu_ms_per_request:.2f} "
+                f"| {100 * (miss.cpu_ms_per_request / uncached.cpu_ms_per_request - 1):+.1f}% |"
+            )
+    if not lines:
+        return []
+    return [
+        "",
+        "## What a miss costs over the uncached path",
+        "",
+        "The cached rows' GETs with the response cache off, and with it on but unable to keep "
+        "anything (`MASTHEAD_RESPONSE_CACHE_MAX_BYTES=8`): every request computes its answer, "
+        "and the cache looks for it and tries to keep it.",
+        "",
+        "| corpus | database | workers | operation | req/s, cache off | req/s, all misses "
+        "| server CPU ms / request, cache off | all misses | CPU difference |",
+        "|---|---|---:|---|---:|---:|---:|---:|---:|",
+        *lines,
+    ]
+
+
 def _samples(section: Section) -> list[str]:
     lines = []
     for cell in section.cells:
@@ -209,6 +264,7 @@ def render(run: Run) -> str:
         "## Masthead's req/s as a share of the ceiling's",
         "",
         *_summary(run),
+        *_misses(run),
     ]
     for section in run.sections:
         lines += [

@@ -61,7 +61,17 @@ from bench.reference_requests import (
     persisted_paths,
     samples,
 )
-from bench.report import CEILING, MASTHEAD, MASTHEAD_CACHED, Cell, Run, Section, render
+from bench.report import (
+    CEILING,
+    MASTHEAD,
+    MASTHEAD_CACHED,
+    MASTHEAD_GET,
+    MASTHEAD_MISSES,
+    Cell,
+    Run,
+    Section,
+    render,
+)
 from bench.servers import ProcessWatch, Server, free_port
 from bench.sql_plan import PlanError, capture
 from masthead.app import create_app
@@ -298,7 +308,9 @@ def _method(options: _Options) -> list[str]:
             f"over {options.hot_set} of the article slugs and every category, Masthead's "
             "response cache on (in each process; no Redis). Before the warm-up, each GET with "
             "its query too is sent 4 times per worker on connections of its own, which "
-            "registers the hash in every worker and fills its cache."
+            "registers the hash in every worker and fills its cache. The same GETs are sent "
+            "again with the cache off (`GET uncached`), and with it on but keeping nothing "
+            "(`every request a miss`: `MASTHEAD_RESPONSE_CACHE_MAX_BYTES=8`)."
         )
     return method
 
@@ -462,6 +474,7 @@ def _request_files(options: _Options, found: Samples, directory: Path) -> dict[s
                 directory / f"get-hash-{name}.txt", persisted_paths(name, variables, query=False)
             )
         files[MASTHEAD_CACHED] = _Requests("GET", hashed, registering)
+        files[MASTHEAD_GET] = files[MASTHEAD_MISSES] = files[MASTHEAD_CACHED]
     return files
 
 
@@ -497,14 +510,18 @@ def _command(target: str, port: int, workers: int, plan: Path) -> list[str]:
             "--workers", str(workers)]  # fmt: skip
 
 
-def _environment(options: _Options, url: str, *, cache: bool) -> dict[str, str]:
-    return {
+def _environment(options: _Options, url: str, target: str) -> dict[str, str]:
+    cache = target in (MASTHEAD_CACHED, MASTHEAD_MISSES)
+    environment = {
         **os.environ,
         "MASTHEAD_DATABASE_URL": url,
         "MASTHEAD_RATE_LIMIT": str(BENCH_RATE_LIMIT),
         "MASTHEAD_DB_STATEMENT_TIMEOUT": f"{options.statement_timeout:g}",
         "MASTHEAD_RESPONSE_CACHE": "true" if cache else "false",
     }
+    if target == MASTHEAD_MISSES:  # every answer bigger than an eighth of this: none kept
+        environment["MASTHEAD_RESPONSE_CACHE_MAX_BYTES"] = "8"
+    return environment
 
 
 def _serve(
@@ -523,7 +540,7 @@ def _serve(
     with Server(
         _command(target, port, workers, plan),
         cpus=options.server_cpus,
-        environment=_environment(options, database.url, cache=target == MASTHEAD_CACHED),
+        environment=_environment(options, database.url, target),
         log=logs / f"{target.replace(', ', '-')}-{section.size}-{database.kind}-{workers}w.log",
         cwd=_ROOT if target == CEILING else logs,
     ) as server:
@@ -557,7 +574,7 @@ def _serve(
                     wrk=result,
                     cpu_ms_per_request=1000 * watch.cpu_seconds / max(result.requests, 1),
                     worker_rss_mb=watch.worker_peak_mb,
-                    statements=None if target == MASTHEAD_CACHED else section.statements[name],
+                    statements=None if target != MASTHEAD else section.statements[name],
                     load=os.getloadavg()[0],
                 )
             )
@@ -610,7 +627,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "the CPUs, so the numbers are noisier than on a quiet machine."
                 )
             run.sections.append(section)
-            targets = [MASTHEAD, CEILING] + ([MASTHEAD_CACHED] if options.cached else [])
+            targets = [MASTHEAD, CEILING]
+            if options.cached:
+                targets += [MASTHEAD_CACHED, MASTHEAD_GET, MASTHEAD_MISSES]
             for workers in options.workers:
                 for target in targets:
                     _serve(options, section, database, target, workers, requests[target],
