@@ -24,6 +24,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from db.dialects import SQLITE, database_of
 from db.migration import upgrade
 from db.models import Article, ArticleSlug, ArticleTag, Author, Category, RelatedPin, Tag
 from masthead.app import close, create_app
@@ -507,7 +508,7 @@ ORDER BY 1, 2
 async def _schema(sessionmaker: Sessions) -> list[tuple[Any, ...]]:
     """Every index, constraint and trigger, as the database describes it."""
     async with sessionmaker() as session:
-        sqlite = session.get_bind().dialect.name == "sqlite"
+        sqlite = database_of(session) is SQLITE
         rows = await session.execute(text(_SQLITE_SCHEMA if sqlite else _POSTGRESQL_SCHEMA))
         return [tuple(row) for row in rows]
 
@@ -515,7 +516,7 @@ async def _schema(sessionmaker: Sessions) -> list[tuple[Any, ...]]:
 async def _assert_sound(sessionmaker: Sessions) -> None:
     """SQLite's own checks of its file and of the search index against the articles."""
     async with sessionmaker.begin() as session:
-        if session.get_bind().dialect.name != "sqlite":
+        if database_of(session) is not SQLITE:
             return
         assert (await session.execute(text("PRAGMA integrity_check"))).scalar_one() == "ok"
         assert (await session.execute(text("PRAGMA foreign_key_check"))).all() == []

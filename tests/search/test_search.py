@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import resolvers.search.bounds as search_bounds
 import resolvers.search.postgresql as postgresql_search
+from db.dialects import SQLITE, database_of
 from db.engine import create_engine
 from db.migration import alembic_config, upgrade
 from db.models import Article, ArticleStatus, Author, Category, utcnow
@@ -1157,7 +1158,7 @@ async def test_postgresql_keeps_an_articles_search_vector_in_its_row(
 
 
 def _search_objects(connection: Connection) -> Sequence[str]:
-    if connection.dialect.name == "sqlite":
+    if database_of(connection) is SQLITE:
         query = "SELECT name FROM sqlite_master WHERE name LIKE '%search%'"
     else:
         query = (

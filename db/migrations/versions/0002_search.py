@@ -40,6 +40,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from db.dialects import POSTGRESQL, database_of
+
 revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
@@ -59,14 +61,14 @@ def _decode_entities(expression: str) -> str:
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
+    if database_of(op.get_bind()) is POSTGRESQL:
         _postgresql_upgrade()
     else:
         _sqlite_upgrade()
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
+    if database_of(op.get_bind()) is POSTGRESQL:
         _postgresql_downgrade()
     else:
         _sqlite_downgrade()

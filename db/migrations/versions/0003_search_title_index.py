@@ -23,6 +23,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
+from db.dialects import POSTGRESQL, database_of
+
 revision: str = "0003"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
@@ -30,7 +32,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
+    if database_of(op.get_bind()) is POSTGRESQL:
         op.execute(
             "ALTER TABLE articles ADD COLUMN search_title tsvector GENERATED ALWAYS AS ("
             "to_tsvector('masthead_search', title)) STORED"
@@ -39,6 +41,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
+    if database_of(op.get_bind()) is POSTGRESQL:
         op.execute("DROP INDEX ix_articles_search_title")
         op.execute("ALTER TABLE articles DROP COLUMN search_title")

@@ -25,6 +25,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
+from db.dialects import POSTGRESQL, database_of
+
 revision: str = "0004"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
@@ -35,12 +37,12 @@ _VECTORS = ("search_document", "search_title")
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
+    if database_of(op.get_bind()) is POSTGRESQL:
         for column in _VECTORS:
             op.execute(f"ALTER TABLE articles ALTER COLUMN {column} SET STORAGE MAIN")
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
+    if database_of(op.get_bind()) is POSTGRESQL:
         for column in _VECTORS:
             op.execute(f"ALTER TABLE articles ALTER COLUMN {column} SET STORAGE EXTENDED")

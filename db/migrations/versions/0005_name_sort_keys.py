@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from db.dialects import POSTGRESQL, database_of
 from db.name_keys import name_key
 
 revision: str = "0005_name_sort_keys"
@@ -33,7 +34,7 @@ _TABLES = ("authors", "categories", "tags")
 
 
 def upgrade() -> None:
-    on_postgresql = op.get_bind().dialect.name == "postgresql"
+    on_postgresql = database_of(op.get_bind()) is POSTGRESQL
     for name in _TABLES:
         op.add_column(
             name,

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
+from db.dialects import POSTGRESQL, database_of
+
 revision: str = "0007_slugs_in_code_point_order"
 down_revision: str | None = "0006_former_slug_order"
 branch_labels: str | Sequence[str] | None = None
@@ -28,7 +30,7 @@ _SLUGS = {"articles": 300, "article_slugs": 300, "authors": 200, "categories": 2
 
 
 def _collate(collation: str) -> None:
-    if op.get_bind().dialect.name != "postgresql":
+    if database_of(op.get_bind()) is not POSTGRESQL:
         return
     for table, length in _SLUGS.items():
         # Rebuilds the column's indexes in the new order.
