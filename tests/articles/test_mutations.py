@@ -11,7 +11,16 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.models import Article, ArticleSlug, ArticleTag, Author, Category, RelatedPin, Tag
+from db.models import (
+    Article,
+    ArticleSlug,
+    ArticleTag,
+    Author,
+    Category,
+    RelatedPin,
+    Tag,
+    utcnow,
+)
 from resolvers.access.viewer import Role
 from resolvers.global_ids import decode_global_id, encode_global_id
 from tests.support.auth import bearer
@@ -317,6 +326,28 @@ async def test_writer_writes_only_its_own_drafts(world: World) -> None:
     assert titles == {"Mine 2", "Theirs"}
     assert version == 1
     assert await world.count(Tag) == 2
+
+
+async def test_writer_may_not_edit_another_authors_public_article_nor_find_a_hidden_one(
+    world: World,
+) -> None:
+    other = await world.create(title="Theirs", authorId=gid("Author", world.other_author.id))
+    await world.payload(PUBLISH_ARTICLE, {"id": other["id"]})
+    changed = {"id": other["id"], "input": {"title": "Hijacked"}}
+    # Public, so the writer may see it: refused for its role, not answered as missing.
+    assert error_codes(await world.run(UPDATE_ARTICLE, changed, world.writer)) == ["FORBIDDEN"]
+    # Past its unpublishing instant, before the worker has changed its status: no longer
+    # public, so hidden from the writer like a draft.
+    _, pk = decode_global_id(other["id"])
+    now = utcnow()
+    async with world.sessionmaker.begin() as session:
+        article = await session.get_one(Article, pk)
+        article.published_at = now - timedelta(hours=2)
+        article.unpublish_at = now - timedelta(hours=1)
+    hidden = await world.payload(UPDATE_ARTICLE, changed, world.writer)
+    assert [(e["field"], e["code"]) for e in hidden["errors"]] == [(["id"], "NOT_FOUND")]
+    async with world.sessionmaker() as session:
+        assert await session.scalar(select(Article.title).where(Article.id == pk)) == "Theirs"
 
 
 async def test_editor_sees_drafts_anonymous_readers_do_not(world: World) -> None:
