@@ -348,6 +348,9 @@ def _settings(options: _Options, url: str, *, cache: bool) -> Settings:
     }
     if _HAS_RESPONSE_CACHE:
         values["response_cache"] = cache
+    if "serve_worker" in Settings.model_fields:
+        # The event worker's polls are no request's statements: the capture would count them.
+        values["serve_worker"] = False
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]  # pydantic-settings init kwarg
 
 
