@@ -338,7 +338,9 @@ async def test_writer_may_not_edit_another_authors_public_article_nor_find_a_hid
     assert error_codes(await world.run(UPDATE_ARTICLE, changed, world.writer)) == ["FORBIDDEN"]
     # Past its unpublishing instant, before the worker has changed its status: no longer
     # public, so hidden from the writer like a draft.
-    _, pk = decode_global_id(other["id"])
+    decoded = decode_global_id(other["id"])
+    assert decoded is not None
+    _, pk = decoded
     now = utcnow()
     async with world.sessionmaker.begin() as session:
         article = await session.get_one(Article, pk)
