@@ -50,6 +50,7 @@ from starlette.datastructures import MutableHeaders, QueryParams
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from db.dialects import database_of
 from db.failures import database_failure, once_more_if_stale
 from db.models import utcnow
 from masthead.graphql_http import GRAPHQL_RESPONSE
@@ -403,13 +404,14 @@ class ResponseCache:
         # One statement a read, each on its own (no BEGIN and ROLLBACK around it), on a
         # connection rather than a session: a hit's read costs little Python.
         self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        # The sequence, read by every hit: as cheaply as the database allows.
+        reader = database_of(engine).scalar_reader(engine)
         self._rate_limits = rate_limits
         self._ttl = ttl
         self._keys = RequestKeys()
 
         async def sequence() -> int:
-            async with self._engine.connect() as connection:
-                return await current_sequence(connection)
+            return await current_sequence(reader)
 
         self._sequence = SharedRead(lambda: once_more_if_stale(sequence))
 

@@ -32,7 +32,7 @@ from typing import cast
 from sqlalchemy import Table, case, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from db.dialects import database_of
+from db.dialects import ScalarReader, database_of
 from db.models import CacheInvalidation
 from resolvers.cache_tags import Staleness
 from resolvers.publishing_schedule import next_scheduled_change_query
@@ -114,7 +114,7 @@ async def still_valid(
 _CURRENT_SEQUENCE = select(CacheInvalidation.seq).where(CacheInvalidation.tag_key == _SEQUENCE)
 
 
-async def current_sequence(bind: AsyncSession | AsyncConnection) -> int:
+async def current_sequence(bind: AsyncSession | AsyncConnection | ScalarReader) -> int:
     """The number of the latest recorded write (0 before any): an answer stamped with it
     is right, whatever its tags."""
     sequence = await bind.scalar(_CURRENT_SEQUENCE)
