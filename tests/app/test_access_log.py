@@ -75,9 +75,11 @@ async def test_a_served_request_is_logged_within_a_second(
 async def test_switched_off_no_request_is_logged(settings: Settings, tmp_path: Path) -> None:
     log = tmp_path / "serve.log"
     environment = {"MASTHEAD_DATABASE_URL": settings.database_url, "MASTHEAD_ACCESS_LOG": "false"}
-    async with served(environment, log) as url:
-        async with httpx.AsyncClient(base_url=url, trust_env=False) as client:
-            assert (await client.get("/healthz")).status_code == 200
+    async with (
+        served(environment, log) as url,
+        httpx.AsyncClient(base_url=url, trust_env=False) as client,
+    ):
+        assert (await client.get("/healthz")).status_code == 200
     text = log.read_text()
     assert "Uvicorn running" in text or "Application startup complete" in text
     assert "GET /" not in text
