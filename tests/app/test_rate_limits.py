@@ -68,6 +68,30 @@ async def test_addresses_and_tokens_have_budgets_of_their_own(settings: Settings
             assert (await _home(other, **token)).status_code == 429
 
 
+async def test_a_batch_spends_the_cost_of_each_of_its_operations(settings: Settings) -> None:
+    async with _app(settings, rate_limit=300) as app, _client(app) as client:
+        batch = await client.post("/graphql", json=[{"query": HOME}] * 3)
+        assert batch.status_code == 200
+        answers = batch.json()
+        assert all("errors" not in answer for answer in answers)
+        left = sorted(
+            a["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"] for a in answers
+        )
+        assert left == [300 - 3 * HOME_COST, 300 - 2 * HOME_COST, 300 - HOME_COST]
+        assert batch.headers["ratelimit-remaining"] == str(300 - 3 * HOME_COST)
+        # 54 is left: the batch's three operations were spent, not one.
+        assert (await _home(client)).status_code == 429
+    async with _app(settings, rate_limit=300) as app, _client(app) as client:
+        # Over the budget within one batch: what it covers runs, the rest is refused.
+        over = await client.post("/graphql", json=[{"query": HOME}] * 4)
+        assert over.status_code == 429
+        assert int(over.headers["retry-after"]) >= 1
+        answers = over.json()
+        codes = [a["errors"][0]["extensions"]["code"] for a in answers if "errors" in a]
+        assert codes == ["RATE_LIMITED"]
+        assert sum("data" in answer for answer in answers) == 3
+
+
 async def test_zero_switches_limits_off(settings: Settings) -> None:
     async with _app(settings, rate_limit=0) as app, _client(app) as client:
         for _ in range(3):
