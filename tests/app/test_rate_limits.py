@@ -15,6 +15,7 @@ from masthead.examples import HOME
 from masthead.settings import Settings
 from resolvers.access.viewer import Role
 from tests.support.auth import bearer
+from tests.support.live_server import live_server
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 HOME_COST = 82
@@ -151,3 +152,34 @@ async def test_refused_tokens_spend_their_address_budget(settings: Settings) -> 
         async with _client(app, "10.0.0.10") as elsewhere:
             other = await _home(elsewhere, **guess)
             assert other.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+FORWARDED = "203.0.113.1"
+FORWARDED_ELSEWHERE = "203.0.113.2"
+
+
+@pytest.mark.parametrize(
+    ("trusted_proxies", "believed"),
+    [("127.0.0.1", True), ("", False), ("192.0.2.1", False)],
+    ids=["peer-trusted", "none-trusted", "other-trusted"],
+)
+async def test_forwarded_addresses_are_believed_only_from_trusted_proxies(
+    settings: Settings, trusted_proxies: str, believed: bool
+) -> None:
+    # Through uvicorn with ``masthead serve``'s options: it, not the app, reads the header.
+    limited = settings.model_copy(update={"rate_limit": 100, "trusted_proxies": trusted_proxies})
+    async with (
+        live_server(limited) as server,
+        httpx.AsyncClient(base_url=server.url, trust_env=False) as client,
+    ):
+        first = await _home(client, **{"x-forwarded-for": FORWARDED})
+        assert first.status_code == 200
+        assert first.headers["ratelimit-remaining"] == str(100 - HOME_COST)
+        assert (await _home(client, **{"x-forwarded-for": FORWARDED})).status_code == 429
+        # Believed, each forwarded address and the proxy itself have budgets of their own;
+        # not, every request spends the connecting peer's one budget, whatever it claims.
+        for headers in ({"x-forwarded-for": FORWARDED_ELSEWHERE}, {}):
+            answer = await _home(client, **headers)
+            assert answer.status_code == (200 if believed else 429), headers
+            if believed:
+                assert answer.headers["ratelimit-remaining"] == str(100 - HOME_COST)
