@@ -164,13 +164,8 @@ async def test_unstorable_text_is_bad_user_input_before_any_sql(
     client: httpx.AsyncClient, statements: StatementCounter, slug: str
 ) -> None:
     statements.reset()
-    # Sent as JSON escapes, as a client would send them.
-    body = json.dumps({"query": SLUG_LOOKUPS, "variables": {"slug": slug}})
-    response = await client.post(
-        "/graphql", content=body.encode(), headers={"content-type": "application/json"}
-    )
-    assert response.status_code == 200
-    errors = response.json()["errors"]
+    body = await graphql(client, SLUG_LOOKUPS, {"slug": slug}, escaped=True)
+    errors = body["errors"]
     assert [error["extensions"]["code"] for error in errors] == ["BAD_USER_INPUT"]
     assert "not text that can be stored" in errors[0]["message"]
     assert statements.count == 0

@@ -197,6 +197,18 @@ def _tag_filter(count: int) -> str:
             {},
             "`relatedIds` may hold at most 20 items, got 21.",
         ),
+        (
+            'mutation { createArticle(input: {title: "t", body: "b", authorId: "a", '
+            'categoryId: "c", tagIds: [' + _strings(21) + "]}) { errors { message } } }",
+            {},
+            "`tagIds` may hold at most 20 items, got 21.",
+        ),
+        (
+            'mutation U($input: UpdateArticleInput!) { updateArticle(id: "x", input: $input) '
+            "{ errors { message } } }",
+            {"input": {"tagIds": [f"t{i}" for i in range(21)]}},
+            "`tagIds` may hold at most 20 items, got 21.",
+        ),
     ],
 )
 async def test_list_arguments_are_capped_before_any_sql(

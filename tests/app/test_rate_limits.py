@@ -15,6 +15,7 @@ from masthead.examples import HOME
 from masthead.settings import Settings
 from resolvers.access.viewer import Role
 from tests.support.auth import bearer
+from tests.support.live_server import live_server
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 HOME_COST = 82
@@ -66,6 +67,30 @@ async def test_addresses_and_tokens_have_budgets_of_their_own(settings: Settings
             # A token's budget is its own, wherever it is sent from.
             assert (await _home(one, **token)).status_code == 200
             assert (await _home(other, **token)).status_code == 429
+
+
+async def test_a_batch_spends_the_cost_of_each_of_its_operations(settings: Settings) -> None:
+    async with _app(settings, rate_limit=300) as app, _client(app) as client:
+        batch = await client.post("/graphql", json=[{"query": HOME}] * 3)
+        assert batch.status_code == 200
+        answers = batch.json()
+        assert all("errors" not in answer for answer in answers)
+        left = sorted(
+            a["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"] for a in answers
+        )
+        assert left == [300 - 3 * HOME_COST, 300 - 2 * HOME_COST, 300 - HOME_COST]
+        assert batch.headers["ratelimit-remaining"] == str(300 - 3 * HOME_COST)
+        # 54 is left: the batch's three operations were spent, not one.
+        assert (await _home(client)).status_code == 429
+    async with _app(settings, rate_limit=300) as app, _client(app) as client:
+        # Over the budget within one batch: what it covers runs, the rest is refused.
+        over = await client.post("/graphql", json=[{"query": HOME}] * 4)
+        assert over.status_code == 429
+        assert int(over.headers["retry-after"]) >= 1
+        answers = over.json()
+        codes = [a["errors"][0]["extensions"]["code"] for a in answers if "errors" in a]
+        assert codes == ["RATE_LIMITED"]
+        assert sum("data" in answer for answer in answers) == 3
 
 
 async def test_zero_switches_limits_off(settings: Settings) -> None:
@@ -127,3 +152,34 @@ async def test_refused_tokens_spend_their_address_budget(settings: Settings) -> 
         async with _client(app, "10.0.0.10") as elsewhere:
             other = await _home(elsewhere, **guess)
             assert other.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+FORWARDED = "203.0.113.1"
+FORWARDED_ELSEWHERE = "203.0.113.2"
+
+
+@pytest.mark.parametrize(
+    ("trusted_proxies", "believed"),
+    [("127.0.0.1", True), ("", False), ("192.0.2.1", False)],
+    ids=["peer-trusted", "none-trusted", "other-trusted"],
+)
+async def test_forwarded_addresses_are_believed_only_from_trusted_proxies(
+    settings: Settings, trusted_proxies: str, believed: bool
+) -> None:
+    # Through uvicorn with ``masthead serve``'s options: it, not the app, reads the header.
+    limited = settings.model_copy(update={"rate_limit": 100, "trusted_proxies": trusted_proxies})
+    async with (
+        live_server(limited) as server,
+        httpx.AsyncClient(base_url=server.url, trust_env=False) as client,
+    ):
+        first = await _home(client, **{"x-forwarded-for": FORWARDED})
+        assert first.status_code == 200
+        assert first.headers["ratelimit-remaining"] == str(100 - HOME_COST)
+        assert (await _home(client, **{"x-forwarded-for": FORWARDED})).status_code == 429
+        # Believed, each forwarded address and the proxy itself have budgets of their own;
+        # not, every request spends the connecting peer's one budget, whatever it claims.
+        for headers in ({"x-forwarded-for": FORWARDED_ELSEWHERE}, {}):
+            answer = await _home(client, **headers)
+            assert answer.status_code == (200 if believed else 429), headers
+            if believed:
+                assert answer.headers["ratelimit-remaining"] == str(100 - HOME_COST)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -265,6 +266,43 @@ async def test_every_problem_is_reported_at_once(world: World) -> None:
     payload = await world.payload(CREATE_ARTICLE, {"input": input})
     fields = {tuple(e["field"]) for e in payload["errors"]}
     assert fields == {("title",), ("authorId",), ("categoryId",), ("slug",)}
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a NUL\x00inside", "\x00", "a lone \ud800 surrogate", "\udfff"],
+    ids=["nul", "only-nul", "lone-high-surrogate", "lone-low-surrogate"],
+)
+async def test_unstorable_text_in_an_input_is_bad_user_input_and_writes_nothing(
+    world: World, text: str
+) -> None:
+    # PostgreSQL's text cannot hold NUL and no database a lone surrogate: refused alike on
+    # both, before anything is written, rather than stored on one and a crash on the other.
+    author = gid("Author", world.author.id)
+    article = {"title": "Fine", "body": "<p>x</p>", "authorId": author,
+               "categoryId": gid("Category", world.category.id)}  # fmt: skip
+    writes: list[tuple[str, dict[str, Any], dict[str, str]]] = [
+        (CREATE_ARTICLE, {"input": {**article, "title": text}}, world.editor),
+        (CREATE_ARTICLE, {"input": {**article, "body": f"<p>{text}</p>"}}, world.editor),
+        (UPDATE_AUTHOR, {"id": author, "input": {"bio": text}}, world.admin),
+        (CREATE_TAG, {"input": {"name": text}}, world.admin),
+    ]
+    for query, variables, headers in writes:
+        body = await graphql(world.client, query, variables, headers=headers, escaped=True)
+        assert "data" not in body, variables
+        assert error_codes(body) == ["BAD_USER_INPUT"], variables
+        assert "which is not text that can be stored" in body["errors"][0]["message"]
+    # Written into the document instead, NUL is refused alike; a lone surrogate's escape is
+    # no GraphQL string at all, so that document does not even parse.
+    inline = f"mutation {{ createTag(input: {{name: {json.dumps(text)}}}) {{ tag {{ id }} }} }}"
+    body = await graphql(world.client, inline, headers=world.admin, escaped=True)
+    surrogate = any("\ud800" <= char <= "\udfff" for char in text)
+    assert error_codes(body) == ["GRAPHQL_PARSE_FAILED" if surrogate else "BAD_USER_INPUT"]
+    assert await world.count(Article) == 0
+    assert await world.count(Tag) == 2
+    async with world.sessionmaker() as session:
+        bio = await session.scalar(select(Author.bio).where(Author.id == world.author.id))
+    assert bio == world.author.bio
 
 
 # --- tokens and roles ----------------------------------------------------------------------

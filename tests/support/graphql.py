@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -13,11 +14,19 @@ async def graphql(
     variables: dict[str, Any] | None = None,
     *,
     headers: dict[str, str] | None = None,
+    escaped: bool = False,
 ) -> dict[str, Any]:
-    """POST the operation; returns the whole JSON body (``data`` and maybe ``errors``)."""
-    response = await client.post(
-        "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
-    )
+    """POST the operation; returns the whole JSON body (``data`` and maybe ``errors``).
+
+    ``escaped`` writes the body with JSON's ``\\u`` escapes, as a client sends text that has
+    no UTF-8 form (a lone surrogate), which httpx's ``json=`` cannot encode."""
+    request = {"query": query, "variables": variables or {}}
+    if escaped:
+        content = json.dumps(request).encode()
+        headers = {**(headers or {}), "content-type": "application/json"}
+        response = await client.post("/graphql", content=content, headers=headers)
+    else:
+        response = await client.post("/graphql", json=request, headers=headers)
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
