@@ -53,7 +53,7 @@ async def main() -> None:
             due[article_id] = at.timestamp()
             await site.graphql(PUBLISH, {"id": article_id, "at": at.isoformat()})
         await site.hook.wait_for(len(drafts), timeout=120)
-        late = [(r.at - due[r.json["data"]["article"]["id"]]) * 1000 for r in site.hook.received]
+        late = [(a.at - due[a.payload["data"]["article"]["id"]]) * 1000 for a in site.hook.arrivals]
         print(
             f"scheduled publish -> article.published received, over {len(late)}: "
             f"p50 {statistics.median(late):.0f} ms, max {max(late):.0f} ms, "

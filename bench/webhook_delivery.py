@@ -52,34 +52,34 @@ async def main() -> None:
             await site.graphql(UPDATE, {"id": article_id, "title": f"T{n}"})
             committed = time.time()
             await hook.wait_for(n + 1)
-            latencies.append((hook.received[-1].at - committed) * 1000)
+            latencies.append((hook.arrivals[-1].at - committed) * 1000)
         print(
             f"commit -> receipt over {args.events} events: "
             f"p50 {statistics.median(latencies):.0f} ms, "
             f"p99 {percentile(latencies, 0.99):.0f} ms, max {max(latencies):.0f} ms"
         )
-        before = len(hook.received)
-        hook.then = 500
+        before = len(hook.arrivals)
+        hook.status = 500
         started = time.time()
         await site.graphql(UPDATE, {"id": article_id, "title": "failing"})
 
         async def recover() -> None:
             await asyncio.sleep(args.fail_for)
-            hook.then = 200
+            hook.status = 200
 
         recovering = asyncio.create_task(recover())
         while True:
-            await hook.wait_for(len(hook.received) + 1, timeout=600)
-            last = hook.received[-1]
+            await hook.wait_for(len(hook.arrivals) + 1, timeout=600)
+            last = hook.arrivals[-1]
             answered = 500 if last.at - started < args.fail_for else 200
             print(
-                f"  attempt {len(hook.received) - before} at +{last.at - started:5.1f} s, "
+                f"  attempt {len(hook.arrivals) - before} at +{last.at - started:5.1f} s, "
                 f"event {last.event_id}, answered {answered}"
             )
             if answered == 200:
                 break
         await recovering
-        ids = {r.event_id for r in hook.received[before:]}
+        ids = {r.event_id for r in hook.arrivals[before:]}
         print(
             f"receiver failing for {args.fail_for:.0f} s: "
             f"one event id over all attempts: {len(ids) == 1}"

@@ -12,6 +12,7 @@ import httpx
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bench.webhook_receiver import Receiver, webhook_receiver
 from db.models import ApiToken, Article, Author, Category, Webhook
 from masthead.app import create_app
 from masthead.event_worker import running_worker
@@ -19,7 +20,6 @@ from masthead.settings import Settings
 from resolvers.access.tokens import create_token
 from resolvers.access.viewer import Role
 from tests.support.factories import make_author, make_category
-from tests.support.receiver import Receiver, receiver
 
 __all__ = ["Site", "webhook_site"]
 
@@ -60,7 +60,7 @@ async def webhook_site(database_url: str, events: list[str]) -> AsyncIterator[Si
     try:
         async with (
             httpx.AsyncClient(transport=transport, base_url="http://bench") as http,
-            receiver() as hook,
+            webhook_receiver() as hook,
             running_worker(settings, sessionmaker),
         ):
             created = await http.post(
