@@ -22,9 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.webhook_site import webhook_site
-from db.models import ArticleStatus, utcnow
-from resolvers.global_ids import encode_global_id
-from tests.support.factories import make_article
+from db.models import utcnow
 
 PUBLISH = """
 mutation($id: ID!, $at: DateTime) { publishArticle(id: $id, publishAt: $at) { errors { code } } }"""
@@ -36,24 +34,15 @@ async def main() -> None:
     parser.add_argument("--articles", type=int, default=20)
     args = parser.parse_args()
     async with webhook_site(args.database_url, ["ARTICLE_PUBLISHED"]) as site:
-        drafts = [
-            await make_article(
-                site.sessionmaker,
-                author=site.author,
-                category=site.category,
-                status=ArticleStatus.DRAFT,
-            )
-            for _ in range(args.articles)
-        ]
+        drafts = [await site.draft(f"Scheduled {n}") for n in range(args.articles)]
         start = utcnow() + timedelta(seconds=3)
         due: dict[str, float] = {}
-        for n, draft in enumerate(drafts):
+        for n, article_id in enumerate(drafts):
             at = (start + timedelta(seconds=0.25 * n)).replace(tzinfo=UTC)
-            article_id = encode_global_id("Article", draft.id)
             due[article_id] = at.timestamp()
             await site.graphql(PUBLISH, {"id": article_id, "at": at.isoformat()})
         await site.hook.wait_for(len(drafts), timeout=120)
-        late = [(r.at - due[r.json["data"]["article"]["id"]]) * 1000 for r in site.hook.received]
+        late = [(a.at - due[a.payload["data"]["article"]["id"]]) * 1000 for a in site.hook.arrivals]
         print(
             f"scheduled publish -> article.published received, over {len(late)}: "
             f"p50 {statistics.median(late):.0f} ms, max {max(late):.0f} ms, "
