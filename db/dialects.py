@@ -7,6 +7,7 @@ difference between the two databases is written down here once, next to its reas
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -194,7 +195,9 @@ class _InlineSQLiteReader(ScalarReader):
 
     def close(self) -> None:
         if self._connection is not None:
-            self._connection.close()
+            # From another thread than the loop's (a dispose elsewhere): left to the collector.
+            with contextlib.suppress(sqlite3.ProgrammingError):
+                self._connection.close()
             self._connection = None
 
 
