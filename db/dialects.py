@@ -156,7 +156,9 @@ class _InlineSQLiteReader(ScalarReader):
         self._events = engine.sync_engine.dispatch
         self._path = path
         self._connection: sqlite3.Connection | None = None
-        self._compiled: dict[int, tuple[str, tuple[Any, ...]]] = {}
+        # By the statement's identity, the statement held with its SQL so that its id cannot
+        # be taken by another statement while the entry lives.
+        self._compiled: dict[int, tuple[Select[Any], str, tuple[Any, ...]]] = {}
         self._warned = False
 
     def _sql(self, statement: Select[Any]) -> tuple[str, tuple[Any, ...]]:
@@ -164,9 +166,9 @@ class _InlineSQLiteReader(ScalarReader):
         if found is None:
             compiled = statement.compile(dialect=self._dialect)
             order = compiled.positiontup or []
-            found = (str(compiled), tuple(compiled.params[name] for name in order))
-            self._compiled[id(statement)] = found
-        return found
+            parameters = tuple(compiled.params[name] for name in order)
+            found = self._compiled[id(statement)] = (statement, str(compiled), parameters)
+        return found[1], found[2]
 
     def _connect(self) -> sqlite3.Connection:
         if self._connection is None:
