@@ -25,6 +25,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.dialects import SQLITE, database_of
+from db.engine import create_engine, create_sessionmaker
 from db.migration import upgrade
 from db.models import Article, ArticleSlug, ArticleTag, Author, Category, RelatedPin, Tag
 from masthead.app import close, create_app
@@ -56,6 +57,18 @@ def corpus_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
         capture_output=True,
     )
     return path
+
+
+@pytest.fixture
+async def sessionmaker(database_url: str) -> AsyncIterator[Sessions]:
+    """Sessions as ``masthead import`` opens them: the CLI's engine, without the deadlines
+    of serving (a request's 1.5 s statement timeout), which an import's batches may pass
+    on a loaded machine without anything being wrong."""
+    engine = create_engine(database_url)
+    try:
+        yield create_sessionmaker(engine)
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture
@@ -559,13 +572,15 @@ async def test_an_import_into_no_articles_ends_with_the_schema_it_began_with(
 
 @asynccontextmanager
 async def _site(database_url: str) -> AsyncIterator[tuple[Sessions, httpx.AsyncClient]]:
-    """The app on ``database_url``: its sessions, and a client of its API."""
+    """Sessions on ``database_url`` as the CLI opens them, and a client of the app's API."""
     app = create_app(Settings(database_url=database_url, _env_file=None))  # type: ignore[call-arg]  # pydantic-settings init kwarg
+    engine = create_engine(database_url)
     try:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            yield app.state.sessionmaker, http
+            yield create_sessionmaker(engine), http
     finally:
+        await engine.dispose()
         await close(app)
 
 
