@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -12,6 +14,7 @@ from starlette.applications import Starlette
 
 from masthead.app import close, create_app
 from masthead.examples import HOME
+from masthead.rate_limits import InlineExpiryStorage
 from masthead.settings import Settings
 from resolvers.access.viewer import Role
 from tests.support.auth import bearer
@@ -54,6 +57,30 @@ async def test_each_answer_spends_its_cost_and_says_what_is_left(settings: Setti
         assert int(refused.headers["retry-after"]) >= 1
         assert refused.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
         assert "data" not in refused.json()
+
+
+async def test_counting_in_process_starts_no_thread(settings: Settings) -> None:
+    # limits' own storage started a thread (alive 10 ms) on nearly every request to expire
+    # its keys; each thread has a name of its own.
+    async with _app(settings, rate_limit=10_000) as app, _client(app) as client:
+        await _home(client)
+        before = {thread.name for thread in threading.enumerate()}
+        started: set[str] = set()
+        for _ in range(3):
+            await asyncio.sleep(0.02)  # past the 10 ms after which limits' timer restarted
+            assert (await _home(client)).status_code == 200
+            started |= {thread.name for thread in threading.enumerate()} - before
+        assert not started
+
+
+def test_expired_counts_are_freed_inline() -> None:
+    storage = InlineExpiryStorage()
+    storage.incr("gone", expiry=0)
+    storage.incr("kept", expiry=60)
+    storage._next_sweep = 0.0
+    storage.incr("trigger", expiry=60)  # the sweep runs inline, before this count
+    assert "gone" not in storage.storage
+    assert storage.storage["kept"] == 1
 
 
 async def test_addresses_and_tokens_have_budgets_of_their_own(settings: Settings) -> None:
