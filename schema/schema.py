@@ -22,6 +22,7 @@ from strawberry.types import ExecutionContext
 from db.failures import DatabaseFailure, database_failure
 from resolvers.errors import ClientError
 from schema.changes import ChangesQuery
+from schema.execution import LeanExecutor
 from schema.limits import Limits, Measures, QueryLimits
 from schema.mutation import Mutation as ContentMutation
 from schema.query import Query as ReadQuery
@@ -164,6 +165,7 @@ def build_schema(
         types=[Article, Author, Category, Tag, Webhook, WebhookDelivery],
         extensions=every,
         config=StrawberryConfig(batching_config={"max_operations": max_batch}),
+        execution_context_class=LeanExecutor,
     )
 
 
