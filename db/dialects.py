@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -244,6 +245,18 @@ class Database(ABC):
     ) -> ColumnElement[bool]:
         """``column IN (ids)``: one bound value per id, so a statement per list length."""
         return column.in_(ids)
+
+    def any_of_parameter(
+        self, column: ColumnElement[int] | InstrumentedAttribute[int], key: str
+    ) -> ColumnElement[bool]:
+        """:meth:`any_of` with the ids left to execution (``{key: ids}``), so that the
+        statement is built once and kept."""
+        return column.in_(bindparam(key, expanding=True))
+
+    def rows_by_id(self, table: Table) -> Select[Any]:
+        """``table``'s rows whose id is among ``{"ids": [...]}`` given at execution; built
+        once per table and kept."""
+        return _rows_by_id(self, table)
 
     @abstractmethod
     def insert(self, table: Table) -> sqlite.Insert | postgresql.Insert:
@@ -552,6 +565,11 @@ class _PostgreSQL(Database):
         and SQLAlchemy has no expanding parameter to render on each call."""
         return column == any_(bindparam(None, list(ids), type_=postgresql.ARRAY(Integer)))
 
+    def any_of_parameter(
+        self, column: ColumnElement[int] | InstrumentedAttribute[int], key: str
+    ) -> ColumnElement[bool]:
+        return column == any_(bindparam(key, type_=postgresql.ARRAY(Integer)))
+
     def insert(self, table: Table) -> postgresql.Insert:
         return postgresql.insert(table)
 
@@ -662,6 +680,11 @@ def _terminate_at_once(dbapi_connection: Any, _record: ConnectionPoolEntry, _err
     driver = getattr(dbapi_connection, "driver_connection", None)
     if driver is not None and not driver.is_closed():
         driver.terminate()
+
+
+@functools.cache
+def _rows_by_id(database: Database, table: Table) -> Select[Any]:
+    return select(table).where(database.any_of_parameter(table.c.id, "ids"))
 
 
 SQLITE: Database = _SQLite()

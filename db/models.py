@@ -175,7 +175,7 @@ class Article(Base):
     category_id: Mapped[int] = mapped_column(ForeignKey("categories.id", ondelete="RESTRICT"))
 
     @classmethod
-    def is_public(cls, now: datetime) -> ColumnElement[bool]:
+    def is_public(cls, now: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
         """Published, its time come, and not past a scheduled unpublish: what anonymous
         readers may see.
 

@@ -44,9 +44,9 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import Integer, literal, select, union_all
+from sqlalchemy import Integer, Row, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Article, ArticleStatus, ArticleTag, RelatedPin, public_at
@@ -179,7 +179,7 @@ class ArticleState:
     unpublish_at: datetime | None = None
 
     @classmethod
-    def of(cls, article: Article) -> ArticleState:
+    def of(cls, article: Article | Row[Any]) -> ArticleState:
         return cls(
             article.id,
             article.slug,

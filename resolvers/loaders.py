@@ -1,10 +1,11 @@
 """Batch functions behind the per-request DataLoaders: one statement per batch of keys.
 
-Each batch opens its own session, so loaders running concurrently never share one.
+Batches share the read session of their tick (:class:`ReadSessions`).
 """
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,11 +13,11 @@ from datetime import datetime
 from itertools import groupby
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Row, Select, Table, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.dialects import database_of
-from db.models import Article, ArticleTag, Author, Base, Category, Tag
+from db.dialects import Database, database_of
+from db.models import ArticleTag, Author, Category, Tag
 from resolvers.access.viewer import Viewer
 from resolvers.articles.reads import (
     ArticleFilter,
@@ -33,8 +34,6 @@ from resolvers.taxonomy import categories
 from resolvers.taxonomy.lookups import name_order
 
 __all__ = ["ArticleCountKey", "ArticlePageKey", "Batches"]
-
-Model = TypeVar("Model", bound=Base)
 
 
 @dataclass(frozen=True)
@@ -72,32 +71,37 @@ class Batches:
         self.viewer = viewer
         self.now = now
 
-    async def _by_id(self, model: type[Model], ids: Sequence[int]) -> list[Model | None]:
-        async def read(session: AsyncSession) -> dict[int, Model]:
-            matching = database_of(session).any_of(model.id, ids)  # type: ignore[attr-defined]  # every model has an integer id
-            rows = await session.scalars(select(model).where(matching))
-            return {row.id: row for row in rows}  # type: ignore[attr-defined]
+    async def _by_id(self, table: Table, ids: Sequence[int]) -> list[Row[Any] | None]:
+        """Rows as the table holds them, not ORM objects: they are only read, and an
+        identity map, a state per object and a statement built per call cost twice the
+        statement's own CPU (``bench/results/per_request.md``)."""
+
+        async def read(session: AsyncSession) -> dict[int, Row[Any]]:
+            statement = database_of(session).rows_by_id(table)
+            connection = await session.connection()
+            rows = await connection.execute(statement, {"ids": list(ids)})
+            return {row.id: row for row in rows}
 
         found = await self._reads.run(read)
         return [found.get(i) for i in ids]
 
-    async def authors(self, ids: Sequence[int]) -> list[Author | None]:
-        return await self._by_id(Author, ids)
+    async def authors(self, ids: Sequence[int]) -> list[Row[Any] | None]:
+        return await self._by_id(Author.__table__, ids)  # type: ignore[arg-type]  # a mapped table
 
-    async def categories(self, ids: Sequence[int]) -> list[Category | None]:
-        return await self._by_id(Category, ids)
+    async def categories(self, ids: Sequence[int]) -> list[Row[Any] | None]:
+        return await self._by_id(Category.__table__, ids)  # type: ignore[arg-type]  # a mapped table
 
-    async def tags_of_articles(self, article_ids: Sequence[int]) -> list[list[Tag]]:
-        async def read(session: AsyncSession) -> dict[int, list[Tag]]:
-            rows = await session.execute(
-                select(ArticleTag.article_id, Tag)
-                .join(Tag, Tag.id == ArticleTag.tag_id)
-                .where(database_of(session).any_of(ArticleTag.article_id, article_ids))
-                .order_by(*name_order(Tag))
+    async def tags_of_articles(self, article_ids: Sequence[int]) -> list[list[Row[Any]]]:
+        """Rows of the tags table (with the ``article_id`` they were found for)."""
+
+        async def read(session: AsyncSession) -> dict[int, list[Row[Any]]]:
+            connection = await session.connection()
+            rows = await connection.execute(
+                _tags_of_articles(database_of(session)), {"ids": list(article_ids)}
             )
-            grouped: dict[int, list[Tag]] = defaultdict(list)
-            for article_id, tag in rows:
-                grouped[article_id].append(tag)
+            grouped: dict[int, list[Row[Any]]] = defaultdict(list)
+            for row in rows:
+                grouped[row.article_id].append(row)
             return grouped
 
         grouped = await self._reads.run(read)
@@ -127,11 +131,11 @@ class Batches:
         found = await self._reads.run(read)
         return [found[key] for key in keys]
 
-    async def article_pages(self, keys: Sequence[ArticlePageKey]) -> list[Page[Article]]:
+    async def article_pages(self, keys: Sequence[ArticlePageKey]) -> list[Page[Row[Any]]]:
         """Keys that differ only by scope id share one statement."""
 
-        async def read(session: AsyncSession) -> dict[ArticlePageKey, Page[Article]]:
-            found: dict[ArticlePageKey, Page[Article]] = {}
+        async def read(session: AsyncSession) -> dict[ArticlePageKey, Page[Row[Any]]]:
+            found: dict[ArticlePageKey, Page[Row[Any]]] = {}
             for shape, group in _by_shape(
                 keys, lambda k: (k.scope, k.order, k.request, k.article_filter)
             ):
@@ -170,6 +174,17 @@ class Batches:
 
         found = await self._reads.run(read)
         return [found[key] for key in keys]
+
+
+@functools.cache
+def _tags_of_articles(database: Database) -> Select[Any]:
+    tags = Tag.__table__
+    return (
+        select(ArticleTag.article_id, *tags.c)
+        .join(tags, tags.c.id == ArticleTag.tag_id)
+        .where(database.any_of_parameter(ArticleTag.article_id, "ids"))
+        .order_by(*name_order(Tag))
+    )
 
 
 Key = TypeVar("Key")

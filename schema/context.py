@@ -5,15 +5,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.dataloader import DataLoader
 
-from db.models import Article, Author, Category, Tag, utcnow
+from db.models import Category, utcnow
 from resolvers.access.viewer import Viewer
 from resolvers.articles.announcements import AnnouncementFeed
 from resolvers.articles.related_posts import Related
@@ -31,15 +32,16 @@ class Loaders:
     """DataLoaders built per request, so nothing cached outlives it or crosses viewers."""
 
     def __init__(self, batches: Batches) -> None:
-        self.author_by_id = DataLoader[int, Author | None](batches.authors)
-        self.category_by_id = DataLoader[int, Category | None](batches.categories)
-        self.tags_by_article_id = DataLoader[int, list[Tag]](batches.tags_of_articles)
+        # Rows as the tables hold them (``Batches._by_id``), read like the models.
+        self.author_by_id = DataLoader[int, Row[Any] | None](batches.authors)
+        self.category_by_id = DataLoader[int, Row[Any] | None](batches.categories)
+        self.tags_by_article_id = DataLoader[int, list[Row[Any]]](batches.tags_of_articles)
         self.children_by_category_id = DataLoader[int, list[Category]](batches.children)
         self.ancestors_by_category_id = DataLoader[int, list[Category]](batches.ancestors)
         self.related_posts_by_article_id = DataLoader[tuple[int, int], list[Related]](
             batches.related_posts
         )
-        self.article_page = DataLoader[ArticlePageKey, Page[Article]](batches.article_pages)
+        self.article_page = DataLoader[ArticlePageKey, Page[Row[Any]]](batches.article_pages)
         self.article_count = DataLoader[ArticleCountKey, int](batches.article_counts)
 
 

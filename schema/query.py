@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import strawberry
+from sqlalchemy import Row
 
 from db import models
 from resolvers.articles.reads import ArticleScope, article_by_id, article_by_slug, article_pages
@@ -17,6 +18,7 @@ from resolvers.loaders import ArticleCountKey
 from resolvers.pagination import PageRequest
 from resolvers.taxonomy import lookups as listings
 from schema.inputs import ArticleFilter
+from schema.listed_relations import CONNECTION, load_listed_relations
 from schema.types import (
     Article,
     ArticleOrder,
@@ -66,7 +68,7 @@ def _found(info: Info, type_name: NodeType, found: Found | None) -> Found | None
 
 async def _named(
     info: Info, model: type[Named], type_name: str, id: strawberry.ID | None, slug: str | None
-) -> Named | None:
+) -> Named | Row[Any] | None:
     _id_or_slug(id, slug)
     if id is not None:
         pk = _pk(id, type_name)
@@ -168,11 +170,13 @@ class Query:
         )
         count_key = ArticleCountKey(ArticleScope.ALL, 0, article_filter)
         context.shows(ARTICLES)
-        return connection(
+        found = connection(
             pages[0],
             lambda row: Article.shown(info, row),
             lambda: context.loaders.article_count.load(count_key),
         )
+        await load_listed_relations(info, [edge.node for edge in found.edges], CONNECTION)
+        return found
 
     @strawberry.field(description="One category by id or slug; null if unknown.")
     async def category(self, info: Info, id: _ID = None, slug: _SLUG = None) -> Category | None:

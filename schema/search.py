@@ -11,6 +11,7 @@ import strawberry
 from resolvers.cache_tags import SEARCH
 from resolvers.search import SearchText, search_count, search_highlights, search_page
 from schema.inputs import ArticleFilter
+from schema.listed_relations import CONNECTION, load_listed_relations
 from schema.types import Article, Info, PageInfo
 
 __all__ = ["SearchConnection", "SearchEdge", "SearchQuery"]
@@ -147,6 +148,7 @@ class SearchQuery:
             )
             for hit in page.hits
         ]
+        await load_listed_relations(info, [edge.node for edge in edges], CONNECTION)
         page_info = PageInfo(
             has_next_page=page.has_next_page,
             has_previous_page=page.has_previous_page,

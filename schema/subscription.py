@@ -9,9 +9,10 @@ reaches them at its instant, and a token given in ``connection_init`` sees what 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
+from sqlalchemy import Row
 
 from db import models
 from db.models import utcnow
@@ -33,7 +34,7 @@ def _feed(info: Info) -> AnnouncementFeed:
     return feed
 
 
-async def _current(info: Info, article_id: int) -> models.Article | None:
+async def _current(info: Info, article_id: int) -> models.Article | Row[Any] | None:
     """The article as the subscriber sees it now, read afresh."""
     context = info.context
     context.renew(utcnow())
@@ -42,7 +43,7 @@ async def _current(info: Info, article_id: int) -> models.Article | None:
     )
 
 
-async def _in_subtree(info: Info, article: models.Article, category_id: int) -> bool:
+async def _in_subtree(info: Info, article: models.Article | Row[Any], category_id: int) -> bool:
     if article.category_id == category_id:
         return True
     ancestors = await info.context.loaders.ancestors_by_category_id.load(article.category_id)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar, cast
 
 import strawberry
+from sqlalchemy import Row as TableRow
 
 from db import models
 from resolvers.articles.reads import ArticleOrder as _Order
@@ -21,6 +22,7 @@ from resolvers.global_ids import encode_global_id
 from resolvers.loaders import ArticleCountKey, ArticlePageKey
 from resolvers.pagination import Page, PageRequest
 from schema.context import Context
+from schema.listed_relations import ARTICLE, CONNECTION, load_listed_relations, loaded
 
 __all__ = [
     "Article",
@@ -82,10 +84,19 @@ class PageInfo:
     end_cursor: str | None = strawberry.field(description="Cursor of the last item.")
 
 
+def _edge_cursor(root: Edge[Any]) -> str:
+    return root.page.cursor(root.row)
+
+
 @strawberry.type(description="An item of a list with its cursor.")
 class Edge(Generic[NodeT]):
-    cursor: str = strawberry.field(description="Opaque cursor to page on from this item.")
+    # Encoded when asked for: most pages show none, or only the last (``pageInfo``).
+    cursor: str = strawberry.field(
+        resolver=_edge_cursor, description="Opaque cursor to page on from this item."
+    )
     node: NodeT = strawberry.field(description="The item.")
+    page: strawberry.Private[Page[Any]]
+    row: strawberry.Private[Any]
 
 
 @strawberry.type(description="A page of a list, with Relay cursors.")
@@ -107,12 +118,13 @@ def connection(
     page: Page[Row], convert: Callable[[Row], NodeT], count_total: Callable[[], Awaitable[int]]
 ) -> Connection[NodeT]:
     """A page of nodes; ``convert`` makes each (and says the answer shows it)."""
-    edges = [Edge(cursor=page.cursor(row), node=convert(row)) for row in page.rows]
+    rows = page.rows
+    edges = [Edge(node=convert(row), page=page, row=row) for row in rows]
     info = PageInfo(
         has_next_page=page.has_next_page,
         has_previous_page=page.has_previous_page,
-        start_cursor=edges[0].cursor if edges else None,
-        end_cursor=edges[-1].cursor if edges else None,
+        start_cursor=page.cursor(rows[0]) if rows else None,
+        end_cursor=page.cursor(rows[-1]) if rows else None,
     )
     return Connection(edges=edges, page_info=info, count_total=count_total)
 
@@ -133,9 +145,11 @@ async def scoped_articles(
     page = await loaders.article_page.load(ArticlePageKey(scope, scope_id, order, request))
     info.context.shows(_list_tag(scope, scope_id))
     count_key = ArticleCountKey(scope, scope_id)
-    return connection(
+    found = connection(
         page, lambda row: Article.shown(info, row), lambda: loaders.article_count.load(count_key)
     )
+    await load_listed_relations(info, [edge.node for edge in found.edges], CONNECTION)
+    return found
 
 
 def _list_tag(scope: ArticleScope, scope_id: int) -> str:
@@ -162,14 +176,14 @@ class Author(Node):
     avatar_url: str | None = strawberry.field(description="Portrait image URL.")
 
     @classmethod
-    def shown(cls, info: Info, row: models.Author) -> Author:
+    def shown(cls, info: Info, row: models.Author | TableRow[Any]) -> Author:
         """The author, which the answer shows."""
         if info.context.answer_tags is not None:
             info.context.answer_tags.add(node("Author", row.id))
         return cls.from_row(row)
 
     @classmethod
-    def from_row(cls, row: models.Author) -> Author:
+    def from_row(cls, row: models.Author | TableRow[Any]) -> Author:
         return cls(
             id=strawberry.ID(encode_global_id("Author", row.id)),
             pk=row.id,
@@ -208,14 +222,14 @@ class Tag(Node):
     name: str = strawberry.field(description="Display name.")
 
     @classmethod
-    def shown(cls, info: Info, row: models.Tag) -> Tag:
+    def shown(cls, info: Info, row: models.Tag | TableRow[Any]) -> Tag:
         """The tag, which the answer shows."""
         if info.context.answer_tags is not None:
             info.context.answer_tags.add(node("Tag", row.id))
         return cls.from_row(row)
 
     @classmethod
-    def from_row(cls, row: models.Tag) -> Tag:
+    def from_row(cls, row: models.Tag | TableRow[Any]) -> Tag:
         return cls(
             id=strawberry.ID(encode_global_id("Tag", row.id)),
             pk=row.id,
@@ -254,14 +268,14 @@ class Category(Node):
     description: str | None = strawberry.field(description="What the category covers.")
 
     @classmethod
-    def shown(cls, info: Info, row: models.Category) -> Category:
+    def shown(cls, info: Info, row: models.Category | TableRow[Any]) -> Category:
         """The category, which the answer shows."""
         if info.context.answer_tags is not None:
             info.context.answer_tags.add(node("Category", row.id))
         return cls.from_row(row)
 
     @classmethod
-    def from_row(cls, row: models.Category) -> Category:
+    def from_row(cls, row: models.Category | TableRow[Any]) -> Category:
         return cls(
             id=strawberry.ID(encode_global_id("Category", row.id)),
             pk=row.id,
@@ -345,14 +359,14 @@ class Article(Node):
     word_count: int = strawberry.field(description="Words in the body's text.")
 
     @classmethod
-    def shown(cls, info: Info, row: models.Article) -> Article:
+    def shown(cls, info: Info, row: models.Article | TableRow[Any]) -> Article:
         """The article, which the answer shows."""
         if info.context.answer_tags is not None:
             info.context.answer_tags.add(node("Article", row.id))
         return cls.from_row(row)
 
     @classmethod
-    def from_row(cls, row: models.Article) -> Article:
+    def from_row(cls, row: models.Article | TableRow[Any]) -> Article:
         return cls(
             id=strawberry.ID(encode_global_id("Article", row.id)),
             pk=row.id,
@@ -382,14 +396,29 @@ class Article(Node):
     def reading_time_minutes(self) -> int:
         return reading_time_minutes(self.word_count)
 
+    # Loaded with the list this article is in, these answer at once; otherwise they load
+    # (schema.listed_relations). Returning an awaitable from a plain function is how
+    # graphql-core lets a field be either.
     @strawberry.field(description="Who wrote it.")
-    async def author(self, info: Info) -> Author:
+    def author(self, info: Info) -> Author:
+        row = loaded(info.context.loaders.author_by_id, self.author_pk)
+        if row is not None:
+            return Author.shown(info, row)
+        return cast(Author, self._load_author(info))
+
+    async def _load_author(self, info: Info) -> Author:
         row = await info.context.loaders.author_by_id.load(self.author_pk)
         assert row is not None  # a foreign key guarantees it
         return Author.shown(info, row)
 
     @strawberry.field(description="The category it is filed in.")
-    async def category(self, info: Info) -> Category:
+    def category(self, info: Info) -> Category:
+        row = loaded(info.context.loaders.category_by_id, self.category_pk)
+        if row is not None:
+            return Category.shown(info, row)
+        return cast(Category, self._load_category(info))
+
+    async def _load_category(self, info: Info) -> Category:
         row = await info.context.loaders.category_by_id.load(self.category_pk)
         assert row is not None  # a foreign key guarantees it
         return Category.shown(info, row)
@@ -410,7 +439,9 @@ class Article(Node):
         info: Info,
         first: Annotated[int, strawberry.argument(description="How many, 0..20.")] = 5,
     ) -> list[Article]:
-        return [Article.shown(info, r.article) for r in await self._related(info, first)]
+        found = [Article.shown(info, r.article) for r in await self._related(info, first)]
+        await load_listed_relations(info, found, ARTICLE)
+        return found
 
     @strawberry.field(
         description=(
@@ -422,7 +453,7 @@ class Article(Node):
         info: Info,
         first: Annotated[int, strawberry.argument(description="How many, 0..20.")] = 5,
     ) -> list[RelatedPost]:
-        return [
+        found = [
             RelatedPost(
                 article=Article.shown(info, r.article),
                 reason=RelatedReason[r.reason.name],
@@ -431,6 +462,8 @@ class Article(Node):
             )
             for r in await self._related(info, first)
         ]
+        await load_listed_relations(info, [post.article for post in found], ("article",))
+        return found
 
     async def _related(self, info: Info, first: int) -> list[Related]:
         if not 0 <= first <= MAX_RELATED:

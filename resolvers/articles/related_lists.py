@@ -82,6 +82,7 @@ from sqlalchemy import (
     CompoundSelect,
     DateTime,
     Integer,
+    Row,
     Select,
     Table,
     and_,
@@ -234,7 +235,9 @@ async def kept_related_posts(
     related: dict[int, list[Related]] = {article_id: [] for article_id in article_ids}
     if first == 0 or not related:
         return related
-    rows = await session.execute(
+    # Core rows on the session's connection: read only, they need none of the ORM's work.
+    connection = await session.connection()
+    rows = await connection.execute(
         _lookup_statement(first), {"article_ids": padded(article_ids), "now": now}
     )
     kept: dict[int, _Kept] = {}
@@ -285,10 +288,11 @@ async def kept_related_posts(
         if chosen is not None:
             picks[source_id] = chosen
     wanted = {pick.article_id for chosen in picks.values() for pick in chosen}
-    articles: dict[int, Article] = {}
+    articles: dict[int, Row[Any]] = {}
     if wanted:
-        found_articles = await session.scalars(
-            select(Article).where(database_of(session).any_of(Article.id, sorted(wanted)))
+        found_articles = await connection.execute(
+            database_of(session).rows_by_id(Article.__table__),  # type: ignore[arg-type]  # a mapped table
+            {"ids": sorted(wanted)},
         )
         articles = {article.id: article for article in found_articles}
     for source_id, chosen in picks.items():

@@ -38,6 +38,7 @@ from typing import Any, cast
 from sqlalchemy import (
     DateTime,
     Integer,
+    Row,
     Select,
     SQLColumnExpression,
     and_,
@@ -248,7 +249,7 @@ def reason_for(*, pinned: bool, score: int) -> RelatedReason:
 class Related:
     """One article of a related list, why it is there and its SPEC score (0 when pinned)."""
 
-    article: Article
+    article: Article | Row[Any]  # the ORM object, or the table's row (read alike)
     reason: RelatedReason
     score: int
 
@@ -279,7 +280,7 @@ async def ranked_related_posts(
 
 async def related_posts(
     session: AsyncSession, *, article_ids: Sequence[int], first: int, now: datetime
-) -> dict[int, list[Article]]:
+) -> dict[int, list[Article | Row[Any]]]:
     """Up to ``first`` public related articles for each id, ranked from scratch in one SQL
     statement (``ranked_related_posts`` without the reasons)."""
     ranked = await ranked_related_posts(session, article_ids=article_ids, first=first, now=now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,7 +20,22 @@ __all__ = ["ancestors", "ancestry", "children", "in_subtree", "subtree"]
 
 
 def subtree(roots: Sequence[int] | Select[Any]) -> CTE:
-    """``(root_id, category_id)`` for every category in the subtree of each root, roots included."""
+    """``(root_id, category_id)`` for every category in the subtree of each root, roots included.
+
+    Built once per list of ids and kept (a category page asks for the same few again and
+    again): building it cost a tenth of such a page's CPU. Statements share it unchanged.
+    """
+    if isinstance(roots, Select):
+        return _subtree(roots)
+    return _subtree_of(tuple(roots))
+
+
+@functools.lru_cache(maxsize=512)
+def _subtree_of(roots: tuple[int, ...]) -> CTE:
+    return _subtree(roots)
+
+
+def _subtree(roots: Sequence[int] | Select[Any]) -> CTE:
     anchor = select(Category.id.label("root_id"), Category.id.label("category_id")).where(
         Category.id.in_(roots)
     )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, Select, Table, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -49,11 +50,19 @@ def could_be_slug(slug: str) -> bool:
     return "\x00" not in slug
 
 
-async def by_slug(session: AsyncSession, model: type[Named], slug: str) -> Named | None:
+async def by_slug(session: AsyncSession, model: type[Named], slug: str) -> Row[Any] | None:
+    """The table's row (read like the model), only read: no ORM object is made."""
     if not could_be_slug(slug):
         return None
-    found: Named | None = await session.scalar(select(model).where(model.slug == slug))
+    connection = await session.connection()
+    table: Table = model.__table__  # type: ignore[assignment]  # a mapped table
+    found: Row[Any] | None = (await connection.execute(_by_slug(table), {"slug": slug})).first()
     return found
+
+
+@functools.cache
+def _by_slug(table: Table) -> Select[Any]:
+    return select(table).where(table.c.slug == bindparam("slug"))
 
 
 async def name_page(session: AsyncSession, model: type[Named], request: PageRequest) -> Page[Named]:

@@ -125,6 +125,41 @@ async def test_reference_operations_cost_fixed_statements(
     assert await _count(client, statements, CATEGORY_PAGE, {"slug": category_slug}) == 3
 
 
+HOME_IN_FRAGMENTS = """
+query HomeInFragments {
+  articles(first: 20) {
+    edges { node { ...Card } }
+    pageInfo { endCursor hasNextPage }
+  }
+}
+fragment Card on Article {
+  title slug excerpt publishedAt
+  ... on Article { writer: author { name slug } }
+  category { ...Named }
+}
+fragment Named on Category { name slug }
+"""
+
+
+async def test_a_list_loads_the_relations_its_document_asks_for(
+    client: httpx.AsyncClient, statements: StatementCounter, seeded: list[Article]
+) -> None:
+    # Looked ahead through fragments and aliases: the same two batches as Home's.
+    assert await _count(client, statements, HOME_IN_FRAGMENTS, {}) == 3
+    spelled = (await data(client, HOME_IN_FRAGMENTS))["articles"]
+    home = (await data(client, HOME))["articles"]
+    assert spelled["pageInfo"] == home["pageInfo"]
+    for ours, theirs in zip(spelled["edges"], home["edges"], strict=True):
+        node = dict(ours["node"])
+        node["author"] = node.pop("writer")
+        assert node == theirs["node"]
+    # Nothing asked of the articles' relations: nothing loaded.
+    titles = "{ articles(first: 20) { nodes { title } } }"
+    assert await _count(client, statements, titles, {}) == 1
+    authors_only = "{ articles(first: 20) { nodes { title author { name } } } }"
+    assert await _count(client, statements, authors_only, {}) == 2
+
+
 async def test_wide_article_list_costs_the_same_at_any_page_size(
     client: httpx.AsyncClient, statements: StatementCounter, seeded: list[Article]
 ) -> None:

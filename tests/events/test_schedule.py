@@ -133,8 +133,8 @@ async def test_a_scheduled_unpublish_hides_the_article_at_its_instant(
     # The visibility rule at the boundary: public before its instant, hidden from it on.
     async with sessionmaker() as session:
         for moment, shown in ((at - timedelta(microseconds=1), True), (at, False)):
-            row = await article_by_id(session, expiring.id, viewer=ANONYMOUS, now=moment)
-            assert (row is not None) == shown, moment
+            found = await article_by_id(session, expiring.id, viewer=ANONYMOUS, now=moment)
+            assert (found is not None) == shown, moment
     # For real, no worker running: every read hides it once the instant has passed.
     await asyncio.sleep(max(0.0, (at - utcnow()).total_seconds()) + 0.05)
     reads = await _reads(client, expiring_id, encode_global_id("Article", other.id))
