@@ -46,8 +46,12 @@ _LAYERS: list[tuple[str, re.Pattern[str]]] = [
     ("validation", re.compile(r"\(graphql/validation/")),
     ("parsing", re.compile(r"\(graphql/language/(parser|lexer)\.py")),
     ("DataLoader", re.compile(r"\(strawberry/dataloader\.py")),
-    ("Masthead resolvers and types", re.compile(r"\((schema|resolvers|db)/")),
-    ("execution (graphql-core, Strawberry)", re.compile(r"\((graphql|strawberry)/")),
+    # The executor (schema/execution.py) is on every stack of execution: it is execution.
+    ("Masthead resolvers and types", re.compile(r"\((schema/(?!execution\.py)|resolvers/|db/)")),
+    (
+        "execution (graphql-core, Strawberry)",
+        re.compile(r"\((graphql|strawberry)/|\(schema/execution\.py"),
+    ),
     (
         # masthead/cli.py is at the root of every stack (it starts uvicorn): not a layer.
         "HTTP (uvicorn, Starlette, middleware)",
