@@ -16,6 +16,7 @@ that raises, a null for a non-null type, a value the scalar refuses.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from graphql import (
@@ -31,17 +32,19 @@ from strawberry.schema.schema_converter import GraphQLCoreConverter
 __all__ = ["LeanExecutor"]
 
 _Leaf = tuple[str, GraphQLScalarType | GraphQLEnumType, bool]
-# (object type, field name) -> (attribute, leaf type, nullable), or None: not a plain leaf.
-# Types are made once per schema, so this holds a few hundred entries per schema built.
-_PLAIN_LEAVES: dict[tuple[GraphQLObjectType, str], _Leaf | None] = {}
+# Object type -> field name -> (attribute, leaf type, nullable), or None: not a plain leaf.
+# Weakly: a schema's types (each test builds its own) go when the schema goes.
+_PLAIN_LEAVES: weakref.WeakKeyDictionary[GraphQLObjectType, dict[str, _Leaf | None]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _plain_leaf(parent_type: GraphQLObjectType, name: str) -> _Leaf | None:
-    key = (parent_type, name)
-    try:
-        return _PLAIN_LEAVES[key]
-    except KeyError:
-        pass
+    known = _PLAIN_LEAVES.get(parent_type)
+    if known is None:
+        known = _PLAIN_LEAVES[parent_type] = {}
+    elif name in known:
+        return known[name]
     found: _Leaf | None = None
     field = parent_type.fields.get(name)
     if field is not None and getattr(field.resolve, "_is_default", False):
@@ -51,7 +54,7 @@ def _plain_leaf(parent_type: GraphQLObjectType, name: str) -> _Leaf | None:
         named = field_type if nullable else field_type.of_type
         if definition is not None and isinstance(named, GraphQLScalarType | GraphQLEnumType):
             found = (definition.python_name, named, nullable)
-    _PLAIN_LEAVES[key] = found
+    known[name] = found
     return found
 
 
