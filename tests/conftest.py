@@ -75,9 +75,17 @@ async def database_url(
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    # Connecting may take PostgreSQL longer than production's 1.5 s while the suite loads
-    # both cores; the tests of deadlines set their own (tests/app/test_outages.py).
-    return Settings(database_url=database_url, db_connect_timeout=10.0, _env_file=None)  # type: ignore[call-arg]  # pydantic-settings init kwarg
+    # Connecting, or a statement, may take PostgreSQL longer than production's 1.5 s while
+    # the suite loads both cores, probably behind the immediate checkpoints a test's CREATE
+    # or DROP DATABASE forces (up to 17,000 files fsynced, a second each, in PostgreSQL's
+    # log): twice in CI a fixture's statement timed out there. The tests of deadlines set
+    # their own (tests/app/test_outages.py, test_disconnects.py, test_slow_clients.py).
+    return Settings(  # type: ignore[call-arg]  # pydantic-settings init kwarg
+        database_url=database_url,
+        db_connect_timeout=10.0,
+        db_statement_timeout=10.0,
+        _env_file=None,
+    )
 
 
 @pytest.fixture
