@@ -16,16 +16,18 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp
 
 from db.dialects import Timeouts
 from db.engine import create_engine, create_read_sessionmaker, create_sessionmaker
+from masthead.access_log import AccessLog
 from masthead.event_worker import running_worker, url_policy
 from masthead.graphiql import assets_mount
 from masthead.graphql_view import graphql_endpoint
 from masthead.live_updates import ArticleFeed
 from masthead.settings import Settings
 
-__all__ = ["close", "create_app"]
+__all__ = ["close", "create_app", "create_served_app"]
 
 logger = logging.getLogger("masthead")
 
@@ -108,6 +110,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.view = view
     app.state.webhook_policy = url_policy(settings)
     return app
+
+
+def create_served_app(settings: Settings | None = None) -> ASGIApp:
+    """What ``masthead serve`` serves: the app, and its access log unless switched off."""
+    settings = settings or Settings()
+    app = create_app(settings)
+    return AccessLog(app) if settings.access_log else app
 
 
 async def close(app: Starlette) -> None:

@@ -34,7 +34,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from masthead.server import server_options
 
     uvicorn.run(
-        "masthead.app:create_app",
+        "masthead.app:create_served_app",
         factory=True,
         host=args.host or settings.host,
         port=args.port or settings.port,

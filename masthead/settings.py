@@ -58,7 +58,8 @@ class Settings(BaseSettings):
     # the previous answer; so also how long an idle connection is kept (uvicorn's keep-alive).
     header_timeout: PositiveInt = 5  # 0 would close every connection as it opens
     log_sql: bool = False
-    # uvicorn's access log, a line a request on stdout (off when a proxy in front logs).
+    # The access log (masthead.access_log), a line a request on stdout in uvicorn's format
+    # (off when a proxy in front logs).
     access_log: bool = True
     # Cost a client (a token, or an address) may spend a minute; 0 switches limits off.
     rate_limit: int = 50_000

@@ -1,17 +1,19 @@
-"""``masthead serve``'s access log: a line a request, written without a system call each
-(flushed within a second, and at exit), and none at all with ``MASTHEAD_ACCESS_LOG=false``."""
+"""``masthead serve``'s access log: uvicorn's line a request, written without a system call
+each (flushed within a second, and at exit), and none at all with
+``MASTHEAD_ACCESS_LOG=false``."""
 
 from __future__ import annotations
 
 import asyncio
 import io
-import logging
 import time
+from collections.abc import MutableMapping
 from pathlib import Path
 
 import httpx
 
-from masthead.server import BufferedStreamHandler
+from masthead.access_log import AccessLog
+from masthead.app import create_app
 from masthead.settings import Settings
 from tests.support.served import served
 
@@ -28,23 +30,42 @@ class _CountedFlushes(io.StringIO):
         super().flush()
 
 
-def test_lines_are_flushed_together_after_the_interval_and_at_close() -> None:
+async def test_lines_are_flushed_together_after_the_interval_and_at_shutdown(
+    settings: Settings,
+) -> None:
     stream = _CountedFlushes()
-    handler = BufferedStreamHandler(stream, interval=0.2)
-    logger = logging.Logger("access-test")
-    logger.addHandler(handler)
-    for number in range(100):
-        logger.warning("request %d", number)
+    app = create_app(settings)
+    logged = AccessLog(app, stream, interval=0.2)
+    transport = httpx.ASGITransport(app=logged, client=("192.0.2.7", 5123))
+    async with httpx.AsyncClient(transport=transport, base_url="http://masthead") as client:
+        for _ in range(100):
+            assert (await client.get("/healthz", params={"probe": "a b"})).status_code == 200
+        assert (await client.get("/nowhere")).status_code == 404
     assert stream.flushes == 0
-    assert stream.getvalue().count("\n") == 100  # in the stream's buffer, unflushed
-    deadline = time.monotonic() + 5
-    while stream.flushes == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    lines = stream.getvalue().splitlines()  # in the stream's buffer, unflushed
+    assert len(lines) == 101
+    assert lines[0] == 'INFO:     192.0.2.7:5123 - "GET /healthz?probe=a+b HTTP/1.1" 200 OK'
+    assert lines[-1] == 'INFO:     192.0.2.7:5123 - "GET /nowhere HTTP/1.1" 404 Not Found'
+    async with asyncio.timeout(5):
+        while stream.flushes == 0:
+            await asyncio.sleep(0.05)
     assert stream.flushes == 1
-    logger.warning("the last one")
-    handler.close()
+    # The last lines, unflushed, are flushed when the server stops (the app's lifespan ends).
+    async with httpx.AsyncClient(transport=transport, base_url="http://masthead") as client:
+        await client.get("/healthz")
+    events = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+    sent: list[str] = []
+
+    async def receive() -> dict[str, str]:
+        return next(events)
+
+    async def send(message: MutableMapping[str, object]) -> None:
+        sent.append(str(message["type"]))
+
+    await logged({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
     assert stream.flushes == 2
-    assert stream.getvalue().splitlines()[-1] == "the last one"
+    assert stream.getvalue().count("\n") == 102
 
 
 async def _lines(log: Path) -> int:

@@ -4,14 +4,17 @@ the options ``masthead serve`` gives it: real sockets, real HTTP parsing, real d
 from __future__ import annotations
 
 import asyncio
+import io
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TextIO
 
 import uvicorn
 from starlette.applications import Starlette
 
+from masthead.access_log import AccessLog
 from masthead.app import create_app
 from masthead.server import server_options
 from masthead.settings import Settings
@@ -31,10 +34,15 @@ class LiveServer:
 
 @asynccontextmanager
 async def live_server(
-    settings: Settings, *, http: type[asyncio.Protocol] | None = None
+    settings: Settings,
+    *,
+    http: type[asyncio.Protocol] | None = None,
+    access_log: TextIO | None = None,
 ) -> AsyncIterator[LiveServer]:
     """The app made from ``settings``, served until the block ends (its lifespan closes it);
-    ``http`` replaces the HTTP protocol ``masthead serve`` uses.
+    ``http`` replaces the HTTP protocol ``masthead serve`` uses; the access log (as
+    ``masthead serve`` writes it, unless the settings switch it off) goes to ``access_log``
+    (by default nowhere).
 
     Logging is left as the test has it (no uvicorn log config), so that ``caplog`` sees
     uvicorn's records too."""
@@ -43,7 +51,8 @@ async def live_server(
     options["log_config"] = None
     if http is not None:
         options["http"] = http
-    config = uvicorn.Config(app, **options)
+    served = AccessLog(app, access_log or io.StringIO()) if settings.access_log else app
+    config = uvicorn.Config(served, **options)
     server = uvicorn.Server(config)
     with socket.socket() as listening:
         listening.bind(("127.0.0.1", 0))
