@@ -49,7 +49,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     sessionmaker = create_sessionmaker(engine)
     reads = create_read_sessionmaker(engine)
     feed = ArticleFeed(engine, redis_url=settings.redis_url, namespace=settings.redis_namespace)
-    view, view_middleware = graphql_endpoint(settings, engine, sessionmaker, reads, feed)
+    view, view_middleware, before_app = graphql_endpoint(
+        settings, engine, sessionmaker, reads, feed
+    )
 
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -90,6 +92,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/readyz", readyz),
         ],
         middleware=[
+            *before_app,  # cache hits, answered before any other layer (masthead.response_cache)
             # Maintained middleware, Starlette's own: preflights answered, Authorization
             # and Content-Type allowed, never credentials (cookies). Compression is the
             # /graphql route's (masthead.graphql_view), inside its HTTP caching.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import timedelta
+from typing import NamedTuple
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -41,14 +42,20 @@ from masthead.http_caching import AnswerBasis, HttpCaching, Lifetimes, shared_an
 from masthead.live_updates import ArticleFeed
 from masthead.persisted_queries import PersistedQueries, query_store
 from masthead.rate_limits import ClientBudget, RateLimits, TokenGuesses
-from masthead.response_cache import AnswerStore, ResponseCache, answer_store
+from masthead.response_cache import (
+    AnswerCache,
+    AnswerStore,
+    CacheHits,
+    ResponseCache,
+    answer_store,
+)
 from masthead.settings import Settings
 from resolvers.cache_tags import AnswerTags
 from schema.context import Context
 from schema.limits import Limits
 from schema.schema import build_schema
 
-__all__ = ["GraphQLView", "graphql_endpoint"]
+__all__ = ["Endpoint", "GraphQLView", "graphql_endpoint"]
 
 # connection_ack carries no payload.
 _NO_ACK_PAYLOAD: UnsetType = UNSET
@@ -228,14 +235,23 @@ class GraphQLView(GraphQL[Context, None]):
         return context
 
 
+class Endpoint(NamedTuple):
+    """``/graphql``: its view, the middleware of its route (outermost first), and the
+    middleware it puts before the app's own (outermost first)."""
+
+    view: GraphQLView
+    middleware: list[Middleware]
+    app_middleware: list[Middleware]
+
+
 def graphql_endpoint(
     settings: Settings,
     engine: AsyncEngine,
     sessionmaker: async_sessionmaker[AsyncSession],
     read_sessionmaker: async_sessionmaker[AsyncSession] | None = None,
     feed: ArticleFeed | None = None,
-) -> tuple[GraphQLView, list[Middleware]]:
-    """The view, and the middleware that goes around its HTTP requests (outermost first):
+) -> Endpoint:
+    """The view and the middleware that goes around its HTTP requests (``Endpoint``):
     ``engine`` is the primary's and ``sessionmaker`` its sessions; reads go through
     ``read_sessionmaker`` when given (``db.engine.create_read_sessionmaker``), subscriptions
     hear ``feed``."""
@@ -260,16 +276,19 @@ def graphql_endpoint(
         # Outside compression, so that ETags tell a gzipped answer from a plain one.
         Middleware(HttpCaching, lifetimes=lifetimes),
     ]
+    app_middleware = []
     if view.answers is not None:
-        middleware.append(
-            Middleware(
-                ResponseCache,
-                store=view.answers,
-                engine=engine,
-                rate_limits=rate_limits,
-                ttl=settings.response_cache_ttl,
-            )
+        cache = AnswerCache(
+            store=view.answers,
+            engine=engine,
+            rate_limits=rate_limits,
+            ttl=settings.response_cache_ttl,
+            lifetimes=lifetimes,
         )
+        # Hits before every other layer of the app; misses, and what that cannot answer,
+        # down to the route.
+        app_middleware.append(Middleware(CacheHits, cache=cache))
+        middleware.append(Middleware(ResponseCache, cache=cache))
     middleware += [
         # Starlette's own: answers over 1 KB gzipped for clients that accept it.
         Middleware(GZipMiddleware, minimum_size=1024),
@@ -283,4 +302,4 @@ def graphql_endpoint(
             on_error=refuse_token,
         ),
     ]
-    return view, middleware
+    return Endpoint(view, middleware, app_middleware)

@@ -59,6 +59,7 @@ __all__ = [
     "entity_tag",
     "named_tags",
     "shared_answer",
+    "validated",
 ]
 
 logger = logging.getLogger("masthead.http_caching")
@@ -230,41 +231,60 @@ class HttpCaching:
     async def _send_validated(
         self, start: Message, body: bytes, request: Headers, answer: SharedAnswer, send: Send
     ) -> None:
-        headers = MutableHeaders(scope=start)
-        etag = answer.etag or entity_tag(
-            headers.get("content-type", "").encode("latin-1"),
-            headers.get("content-encoding", "").encode("latin-1"),
+        status, start["headers"], body = validated(
+            self.lifetimes,
+            start["headers"],
+            body,
+            request.get("if-none-match", ""),
+            etag=answer.etag,
+            named=answer.named,
+            changes_at=answer.changes_at,
+        )
+        await send({**start, "status": status})
+        await send({"type": "http.response.body", "body": body})
+
+
+def validated(
+    lifetimes: Lifetimes,
+    headers: list[tuple[bytes, bytes]],
+    body: bytes,
+    if_none_match: str,
+    *,
+    etag: str | None,
+    named: tuple[str, ...] | None,
+    changes_at: datetime | None,
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """The status, headers and body of a shared answer of 200 with these ``headers`` and
+    ``body`` (its ``etag`` if known, the tags it ``named``, the next change that may alter
+    it): its ETag, lifetime and tags added, or the 304 a request's ``If-None-Match`` naming
+    that ETag gets."""
+    if etag is None:
+        found = Headers(raw=headers)
+        etag = entity_tag(
+            found.get("content-type", "").encode("latin-1"),
+            found.get("content-encoding", "").encode("latin-1"),
             body,
         )
-        added = {"etag": etag}
-        if answer.named is None:
-            added["cache-control"] = NO_CACHE
-        else:
-            added["cache-control"] = self.lifetimes.cache_control(
-                changes_at=answer.changes_at, now=utcnow()
-            )
-            if answer.named:
-                added["cache-tag"] = ",".join(answer.named)
-                added["surrogate-key"] = " ".join(answer.named)
-        not_modified = _none_match(request.get("if-none-match", ""), etag)
-        if not not_modified:
-            added["content-length"] = str(len(body))
-        # One pass over the headers (MutableHeaders' item assignment is one a header).
-        dropped = {*added, *(_NOT_IN_304 if not_modified else ())}
-        start["headers"] = [
-            *(
-                pair
-                for pair in start["headers"]
-                if pair[0].lower().decode("latin-1") not in dropped
-            ),
-            *((name.encode("latin-1"), value.encode("latin-1")) for name, value in added.items()),
-        ]
-        if not_modified:
-            await send({**start, "status": 304})
-            await send({"type": "http.response.body", "body": b""})
-            return
-        await send(start)
-        await send({"type": "http.response.body", "body": body})
+    added = {"etag": etag}
+    if named is None:
+        added["cache-control"] = NO_CACHE
+    else:
+        added["cache-control"] = lifetimes.cache_control(changes_at=changes_at, now=utcnow())
+        if named:
+            added["cache-tag"] = ",".join(named)
+            added["surrogate-key"] = " ".join(named)
+    not_modified = _none_match(if_none_match, etag) if if_none_match else False
+    if not not_modified:
+        added["content-length"] = str(len(body))
+    # One pass over the headers (MutableHeaders' item assignment is one a header).
+    dropped = {*added, *(_NOT_IN_304 if not_modified else ())}
+    headers = [
+        *(pair for pair in headers if pair[0].lower().decode("latin-1") not in dropped),
+        *((name.encode("latin-1"), value.encode("latin-1")) for name, value in added.items()),
+    ]
+    if not_modified:
+        return 304, headers, b""
+    return 200, headers, body
 
 
 def _private(send: Send) -> Send:

@@ -54,7 +54,7 @@ from db.dialects import database_of
 from db.failures import database_failure, once_more_if_stale
 from db.models import utcnow
 from masthead.graphql_http import GRAPHQL_RESPONSE
-from masthead.http_caching import SharedAnswer, entity_tag, shared_answer
+from masthead.http_caching import Lifetimes, SharedAnswer, entity_tag, shared_answer, validated
 from masthead.persisted_queries import query_hash
 from masthead.rate_limits import ClientBudget, RateLimits
 from masthead.redis_pool import connection_pool
@@ -62,7 +62,9 @@ from masthead.settings import Settings
 from resolvers.cache_invalidations import current_sequence, still_valid, tag_keys
 
 __all__ = [
+    "AnswerCache",
     "AnswerStore",
+    "CacheHits",
     "CachedAnswer",
     "InProcessAnswers",
     "RedisAnswers",
@@ -86,6 +88,11 @@ _SHA256_HEX = frozenset("0123456789abcdef")
 # remembered: a persisted query's hash with its variables is a few hundred bytes.
 _REMEMBERED_KEYS = 4_096
 _REMEMBERED_QUERY_BYTES = 1_024
+# What CacheHits answers: anonymous GETs of this path, without these headers.
+_PATH = "/graphql"
+_NOT_HERE = frozenset({b"authorization", b"origin"})
+# In a request's scope: the key CacheHits looked for and could not answer.
+_LOOKED_UP = "masthead.response_cache.looked_up"
 
 
 @dataclass(frozen=True)
@@ -383,22 +390,20 @@ class RequestKeys:
         return key
 
 
-class ResponseCache:
-    """Answers anonymous GETs from the cache when it can (see the module), and keeps the
-    shareable answers GraphQL gives. Inside :class:`~masthead.http_caching.HttpCaching`,
-    whose :class:`SharedAnswer` it fills on a hit, and outside compression, so that a kept
-    answer is sent as it was, gzipped or not."""
+class AnswerCache:
+    """This process's way to the kept answers: finding one still right, spending its cost,
+    keeping new ones. Shared by :class:`CacheHits` (before the app's other layers) and
+    :class:`ResponseCache` (in the ``/graphql`` route)."""
 
     def __init__(
         self,
-        app: ASGIApp,
         *,
         store: AnswerStore,
         engine: AsyncEngine,
         rate_limits: RateLimits | None,
         ttl: int,
+        lifetimes: Lifetimes,
     ) -> None:
-        self.app = app
         self._store = store
         # The primary's: the log is read where writes commit, never behind on a replica.
         # One statement a read, each on its own (no BEGIN and ROLLBACK around it), on a
@@ -408,64 +413,48 @@ class ResponseCache:
         reader = database_of(engine).scalar_reader(engine)
         self._rate_limits = rate_limits
         self._ttl = ttl
-        self._keys = RequestKeys()
+        self.lifetimes = lifetimes
+        self.keys = RequestKeys()
 
         async def sequence() -> int:
             return await current_sequence(reader)
 
         self._sequence = SharedRead(lambda: once_more_if_stale(sequence))
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        answer = shared_answer(scope) if scope["type"] == "http" else None
-        key = self._keys(scope) if answer is not None else None
-        if answer is None or key is None:
-            await self.app(scope, receive, send)
-            return
-        started = time.time()
+    async def find(self, key: str) -> CachedAnswer | None:
+        """The answer kept under ``key`` if it is still right (see the module)."""
         stale: CachedAnswer | None = None
         # Twice: this process's copy found stale, Redis may hold a newer one.
         for _ in range(2):
             kept = await self._store.find(key)
             if kept is None or kept == stale:
-                break
+                return None
             right = (
                 await self._valid(key, kept)
                 if kept.fresh(now=utcnow(), clock=time.time())
                 else None
             )
-            if right is None:
-                await self._store.forget(key)
-                stale = kept
-                continue
-            if await self._serve(right, scope, answer, send):
-                return
-            break
-        await self.app(scope, receive, self._keeping(key, answer, started, send))
+            if right is not None:
+                return right
+            await self._store.forget(key)
+            stale = kept
+        return None
 
-    async def _serve(
-        self, kept: CachedAnswer, scope: Scope, answer: SharedAnswer, send: Send
-    ) -> bool:
-        """Send ``kept`` (still right) if the client may spend its cost; else False."""
-        # Kept headers hold none of those added here.
+    async def spend(self, kept: CachedAnswer, scope: Scope) -> list[tuple[bytes, bytes]] | None:
+        """The headers of a hit of ``kept`` once the client has spent its cost (its
+        ``RateLimit-*`` among them), or None if the client's budget does not cover it."""
         headers = [*kept.headers, _HIT]
         if self._rate_limits is not None:
             budget = ClientBudget.of(self._rate_limits, HTTPConnection(scope))
             allowance = await budget.spend(kept.cost)
             if not allowance.allowed:
-                return False  # GraphQL answers it: 429, with what is left
+                return None  # GraphQL answers it: 429, with what is left
             headers += [
                 (b"ratelimit-limit", b"%d" % allowance.limit),
                 (b"ratelimit-remaining", b"%d" % allowance.remaining),
                 (b"ratelimit-reset", b"%d" % allowance.reset_seconds),
             ]
-        answer.shareable = True
-        answer.changes_at = kept.changes_at
-        answer.named = kept.named
-        answer.cost = kept.cost
-        answer.etag = kept.etag
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": kept.body})
-        return True
+        return headers
 
     async def _valid(self, key: str, kept: CachedAnswer) -> CachedAnswer | None:
         """``kept`` if it is still right (stamped anew when the log moved on without touching
@@ -494,7 +483,7 @@ class ResponseCache:
         await self._store.keep(key, restamped)
         return restamped
 
-    def _keeping(self, key: str, answer: SharedAnswer, started: float, send: Send) -> Send:
+    def keeping(self, key: str, answer: SharedAnswer, started: float, send: Send) -> Send:
         """``send``, keeping a copy of a shareable answer once it is whole."""
         headers: tuple[tuple[bytes, bytes], ...] | None = None
         body = bytearray()
@@ -545,6 +534,113 @@ class ResponseCache:
             body=body,
         )
         await self._store.keep(key, kept)
+
+
+class CacheHits:
+    """Hits answered before the app's other layers: an anonymous GET of ``/graphql``
+    whose kept answer is still right gets it here, with the headers every layer it skips
+    would have added (``masthead.http_caching``'s validators, lifetimes and tags; the
+    ``Vary: Origin`` of CORS). Those layers (CORS, Starlette's exception handling and
+    routing, the route's middleware) cost about a quarter of a hit's CPU
+    (bench/results/response_cache.md).
+
+    Requests carrying ``Origin`` go the whole way, so that CORS answers them as it does
+    everything else, as do the ones it cannot answer: :class:`ResponseCache` then looks
+    only if this did not."""
+
+    def __init__(self, app: ASGIApp, *, cache: AnswerCache) -> None:
+        self.app = app
+        self._cache = cache
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "GET"
+            or scope["path"] != _PATH
+            or scope.get("root_path")
+        ):
+            await self.app(scope, receive, send)
+            return
+        if_none_match = ""
+        for name, value in scope["headers"]:
+            if name in _NOT_HERE:
+                await self.app(scope, receive, send)
+                return
+            if name == b"if-none-match":
+                if_none_match = value.decode("latin-1")
+        key = self._cache.keys(scope)
+        if key is None:
+            await self.app(scope, receive, send)
+            return
+        kept = await self._cache.find(key)
+        headers = await self._cache.spend(kept, scope) if kept is not None else None
+        if kept is None or headers is None:
+            scope[_LOOKED_UP] = key
+            await self.app(scope, receive, send)
+            return
+        status, headers, body = validated(
+            self._cache.lifetimes,
+            headers,
+            kept.body,
+            if_none_match,
+            etag=kept.etag,
+            named=kept.named,
+            changes_at=kept.changes_at,
+        )
+        await send({"type": "http.response.start", "status": status, "headers": _vary(headers)})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _vary(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """``headers`` as Starlette's CORS middleware sends them for a request without
+    ``Origin``: every ``Vary`` in one, the first's place, ``Origin`` added."""
+    found = [index for index, (name, _) in enumerate(headers) if name == b"vary"]
+    merged = (b"vary", b", ".join([*(headers[index][1] for index in found), b"Origin"]))
+    if not found:
+        return [*headers, merged]
+    kept = [pair for index, pair in enumerate(headers) if index not in found[1:]]
+    kept[found[0]] = merged
+    return kept
+
+
+class ResponseCache:
+    """Answers anonymous GETs from the cache when :class:`CacheHits` did not look (see the
+    module), and keeps the shareable answers GraphQL gives. Inside
+    :class:`~masthead.http_caching.HttpCaching`, whose :class:`SharedAnswer` it fills on a
+    hit, and outside compression, so that a kept answer is sent as it was, gzipped or not."""
+
+    def __init__(self, app: ASGIApp, *, cache: AnswerCache) -> None:
+        self.app = app
+        self._cache = cache
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        answer = shared_answer(scope) if scope["type"] == "http" else None
+        key = self._cache.keys(scope) if answer is not None else None
+        if answer is None or key is None:
+            await self.app(scope, receive, send)
+            return
+        started = time.time()
+        if scope.get(_LOOKED_UP) != key:
+            kept = await self._cache.find(key)
+            if kept is not None and await self._serve(kept, scope, answer, send):
+                return
+        await self.app(scope, receive, self._cache.keeping(key, answer, started, send))
+
+    async def _serve(
+        self, kept: CachedAnswer, scope: Scope, answer: SharedAnswer, send: Send
+    ) -> bool:
+        """Send ``kept`` (still right) if the client may spend its cost; else False."""
+        headers = await self._cache.spend(kept, scope)
+        if headers is None:
+            return False
+        answer.shareable = True
+        answer.changes_at = kept.changes_at
+        answer.named = kept.named
+        answer.cost = kept.cost
+        answer.etag = kept.etag
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": kept.body})
+        return True
 
 
 class SharedRead:

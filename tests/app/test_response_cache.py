@@ -472,6 +472,43 @@ async def test_a_hit_spends_the_rate_limit_as_running_it_would(
         assert "retry-after" in response.headers
 
 
+def _sent_headers(response: httpx.Response, *, leaving: set[str]) -> list[tuple[str, str]]:
+    return sorted(
+        (name, value) for name, value in response.headers.multi_items() if name not in leaving
+    )
+
+
+@pytest.mark.parametrize("validated", [False, True], ids=["200", "304"])
+async def test_a_hit_before_the_app_layers_is_the_hit_they_would_send(
+    settings: Settings, site: Site, validated: bool
+) -> None:
+    """Hits without ``Origin`` are answered before the app's other layers
+    (``CacheHits``), those with it the whole way (CORS answers them): the same answer."""
+    async with client_of_app_with(settings, rate_limit=10**6) as client:
+        for query, variables in (
+            (PAGE, {"slug": "a1"}),
+            (HOME, None),
+            (CATEGORY, {"slug": "x"}),
+        ):
+            first = await _get(client, query, variables)
+            extra = {"if_none_match": first.headers["etag"]} if validated else {}
+            early = await _get(client, query, variables, **extra)
+            whole = await _get(client, query, variables, origin="https://elsewhere.test", **extra)
+            assert _cache(early) == _cache(whole) == "hit"
+            assert early.status_code == whole.status_code == (304 if validated else 200)
+            assert early.content == whole.content
+            assert whole.headers["access-control-allow-origin"] == "*"
+            assert _sent_headers(early, leaving={"ratelimit-remaining"}) == _sent_headers(
+                whole, leaving={"ratelimit-remaining", "access-control-allow-origin"}
+            )
+            assert early.headers["vary"] == whole.headers["vary"]
+            assert "Origin" in early.headers["vary"]
+            remaining = [int(r.headers["ratelimit-remaining"]) for r in (first, early, whole)]
+            cost = first.json()["extensions"]["cost"]["requestedQueryCost"]
+            assert remaining[1] == remaining[0] - cost
+            assert remaining[2] == remaining[1] - cost
+
+
 async def test_a_scheduled_publish_coming_due_drops_the_answers_kept_before(
     client: httpx.AsyncClient, site: Site
 ) -> None:
