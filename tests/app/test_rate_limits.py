@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import httpx
 import pytest
+from limits import RateLimitItemPerMinute
+from limits.strategies import SlidingWindowCounterRateLimiter
 from starlette.applications import Starlette
 
 from masthead.app import close, create_app
 from masthead.examples import HOME
-from masthead.rate_limits import InlineExpiryStorage
+from masthead.rate_limits import InlineExpiryStorage, RateLimits
 from masthead.settings import Settings
 from resolvers.access.viewer import Role
 from tests.support.auth import bearer
@@ -81,6 +85,23 @@ def test_expired_counts_are_freed_inline() -> None:
     storage.incr("trigger", expiry=60)  # the sweep runs inline, before this count
     assert "gone" not in storage.storage
     assert storage.storage["kept"] == 1
+
+
+async def test_counting_in_process_is_the_strategy_of_limits() -> None:
+    """In process the storage is counted directly; what it says is what limits' own sliding
+    window strategy says of the same hits, refusals included."""
+    limits = RateLimits(100, redis_url=None, namespace="test")
+    item = RateLimitItemPerMinute(100, namespace="test")
+    strategy = SlidingWindowCounterRateLimiter(InlineExpiryStorage())
+    for identity, cost in [("a", 21), ("a", 21), ("b", 99), ("a", 50), ("b", 2), ("a", 7)] * 2:
+        allowance = await limits.spend(identity, cost)
+        allowed = strategy.hit(item, identity, cost=cost)
+        stats = strategy.get_window_stats(item, identity)
+        reset = max(0, math.ceil(stats.reset_time - time.time()))
+        assert (allowance.allowed, allowance.remaining) == (allowed, stats.remaining)
+        assert allowance.reset_seconds in (reset, reset + 1)
+        assert allowance.limit == 100
+    assert not (await limits.spend("a", 2)).allowed  # 99 of 100 spent
 
 
 async def test_addresses_and_tokens_have_budgets_of_their_own(settings: Settings) -> None:
