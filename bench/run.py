@@ -308,7 +308,10 @@ def _method(options: _Options) -> list[str]:
             f"over {options.hot_set} of the article slugs and every category, Masthead's "
             "response cache on (in each process; no Redis). Before the warm-up, each GET with "
             "its query too is sent 4 times per worker on connections of its own, which "
-            "registers the hash in every worker and fills its cache. The same GETs are sent "
+            "fills the cache; the warm-up sends the GETs with their query too, so each worker "
+            "has registered the hash from the connections it holds (one worker can take all "
+            "of the first connections, and the other would answer `PersistedQueryNotFound`). "
+            "The same GETs are sent "
             "again with the cache off (`GET uncached`), and with it on but keeping nothing "
             "(`every request a miss`: `MASTHEAD_RESPONSE_CACHE_MAX_BYTES=8`)."
         )
@@ -451,12 +454,14 @@ def _wait_for_quiet(options: _Options, budget: float) -> float:
 
 @dataclass(frozen=True)
 class _Requests:
-    """Per operation: the file of requests wrk sends (in the warm-up and measured), and GET
-    paths sent before, each a few times per worker (``_fill``)."""
+    """Per operation: the file of requests wrk sends measured (and in the warm-up, unless
+    ``warmup`` has one), and GET paths sent before, each a few times per worker
+    (``_fill``)."""
 
     method: Method
     files: dict[str, Path]
     fill: dict[str, list[str]] | None = None
+    warmup: dict[str, Path] | None = None
 
 
 def _request_files(options: _Options, found: Samples, directory: Path) -> dict[str, _Requests]:
@@ -469,14 +474,15 @@ def _request_files(options: _Options, found: Samples, directory: Path) -> dict[s
     files = {MASTHEAD: _Requests("POST", posts)}
     files[CEILING] = files[MASTHEAD]
     if options.cached:
-        registering, hashed = {}, {}
+        registering, hashed, warmup = {}, {}, {}
         for name in options.operations:
             variables = found.variables(name)[: options.hot_set]
             registering[name] = persisted_paths(name, variables, query=True)
+            warmup[name] = write_requests(directory / f"get-query-{name}.txt", registering[name])
             hashed[name] = write_requests(
                 directory / f"get-hash-{name}.txt", persisted_paths(name, variables, query=False)
             )
-        files[MASTHEAD_CACHED] = _Requests("GET", hashed, registering)
+        files[MASTHEAD_CACHED] = _Requests("GET", hashed, registering, warmup)
         files[MASTHEAD_GET] = files[MASTHEAD_MISSES] = files[MASTHEAD_CACHED]
     return files
 
@@ -554,7 +560,7 @@ def _serve(
                 _fill(url.removesuffix("/graphql"), requests.fill[name], workers=workers)
             run_wrk(
                 url,
-                requests.files[name],
+                (requests.warmup or requests.files)[name],
                 method=requests.method,
                 seconds=options.warmup,
                 connections=options.connections,
