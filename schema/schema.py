@@ -23,6 +23,7 @@ from db.failures import DatabaseFailure, database_failure
 from resolvers.errors import ClientError
 from schema.changes import ChangesQuery
 from schema.execution import LeanExecutor
+from schema.extension_hooks import LeanExtensionsRunner
 from schema.limits import Limits, Measures, QueryLimits
 from schema.mutation import Mutation as ContentMutation
 from schema.query import Query as ReadQuery
@@ -118,6 +119,11 @@ class _ParserCache(ParserCache):
 
 
 class _Schema(strawberry.Schema):
+    def create_extensions_runner(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
+    ) -> LeanExtensionsRunner:
+        return LeanExtensionsRunner(execution_context=execution_context, extensions=extensions)
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
