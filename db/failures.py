@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from sqlalchemy import exc
 
-__all__ = ["DatabaseFailure", "database_failure", "once_more_if_stale"]
+__all__ = ["DatabaseFailure", "cancelled_by_server", "database_failure", "once_more_if_stale"]
 
 T = TypeVar("T")
 
@@ -40,6 +40,11 @@ def _chain(error: BaseException) -> list[BaseException]:
             else (current.__cause__ or current.__context__)
         )
     return seen
+
+
+def cancelled_by_server(error: BaseException) -> bool:
+    """PostgreSQL ended the statement (its ``statement_timeout``): the connection is fine."""
+    return getattr(error, "sqlstate", None) == _QUERY_CANCELED
 
 
 def database_failure(error: BaseException | None) -> DatabaseFailure | None:

@@ -77,9 +77,11 @@ class Batches:
         statement's own CPU (``bench/results/per_request.md``)."""
 
         async def read(session: AsyncSession) -> dict[int, Row[Any]]:
-            statement = database_of(session).rows_by_id(table)
+            database = database_of(session)
             connection = await session.connection()
-            rows = await connection.execute(statement, {"ids": list(ids)})
+            rows = await database.kept_rows(
+                connection, database.rows_by_id(table), {"ids": list(ids)}
+            )
             return {row.id: row for row in rows}
 
         found = await self._reads.run(read)
@@ -95,9 +97,10 @@ class Batches:
         """Rows of the tags table (with the ``article_id`` they were found for)."""
 
         async def read(session: AsyncSession) -> dict[int, list[Row[Any]]]:
+            database = database_of(session)
             connection = await session.connection()
-            rows = await connection.execute(
-                _tags_of_articles(database_of(session)), {"ids": list(article_ids)}
+            rows = await database.kept_rows(
+                connection, _tags_of_articles(database), {"ids": list(article_ids)}
             )
             grouped: dict[int, list[Row[Any]]] = defaultdict(list)
             for row in rows:

@@ -236,9 +236,10 @@ async def kept_related_posts(
     if first == 0 or not related:
         return related
     # Core rows on the session's connection: read only, they need none of the ORM's work.
+    database = database_of(session)
     connection = await session.connection()
-    rows = await connection.execute(
-        _lookup_statement(first), {"article_ids": padded(article_ids), "now": now}
+    rows = await database.kept_rows(
+        connection, _lookup_statement(first), {"article_ids": padded(article_ids), "now": now}
     )
     kept: dict[int, _Kept] = {}
     pins: dict[int, list[tuple[int, int]]] = {}
@@ -290,8 +291,9 @@ async def kept_related_posts(
     wanted = {pick.article_id for chosen in picks.values() for pick in chosen}
     articles: dict[int, Row[Any]] = {}
     if wanted:
-        found_articles = await connection.execute(
-            database_of(session).rows_by_id(Article.__table__),  # type: ignore[arg-type]  # a mapped table
+        found_articles = await database.kept_rows(
+            connection,
+            database.rows_by_id(Article.__table__),  # type: ignore[arg-type]  # a mapped table
             {"ids": sorted(wanted)},
         )
         articles = {article.id: article for article in found_articles}

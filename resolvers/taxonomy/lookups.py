@@ -9,6 +9,7 @@ from sqlalchemy import Row, Select, Table, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from db.dialects import database_of
 from db.models import Author, Category, Tag
 from db.name_keys import name_key
 from resolvers.pagination import Page, PageRequest, SortKey
@@ -56,8 +57,8 @@ async def by_slug(session: AsyncSession, model: type[Named], slug: str) -> Row[A
         return None
     connection = await session.connection()
     table: Table = model.__table__  # type: ignore[assignment]  # a mapped table
-    found: Row[Any] | None = (await connection.execute(_by_slug(table), {"slug": slug})).first()
-    return found
+    found = await database_of(session).kept_rows(connection, _by_slug(table), {"slug": slug})
+    return found[0] if found else None
 
 
 @functools.cache
