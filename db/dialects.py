@@ -778,10 +778,8 @@ class _DriverStatement:
         for column in columns:
             if column.type.dialect_impl(dialect).result_processor(dialect, None) is not None:
                 return None
-        try:
-            row = namedtuple("Row", list(columns.keys()))  # type: ignore[misc]  # named at run time
-        except ValueError:  # a column name that is no identifier, or twice the same
-            return None
+        # Names that are no identifiers (or twice the same) are renamed by position (`_0`).
+        row = namedtuple("Row", list(columns.keys()), rename=True)  # type: ignore[misc]  # named at run time
         return cls(str(compiled), names, dict(compiled.params), row)
 
     def values(self, parameters: Mapping[str, Any]) -> list[Any]:

@@ -100,10 +100,10 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import InstrumentedAttribute, aliased
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
-from db.dialects import database_of
+from db.dialects import Database, database_of
 from db.models import Article, ArticleStatus, ArticleTag, RelatedEntry, RelatedList, RelatedPin
 from resolvers.articles.related_posts import (
     Related,
@@ -180,28 +180,31 @@ async def keeping_lists(session: AsyncSession) -> None:
 
 
 @functools.lru_cache(maxsize=32)
-def _lookup_statement(first: int) -> CompoundSelect[Any]:
-    ids: BindParameter[list[int]] = bindparam("article_ids", expanding=True)
+def _lookup_statement(database: Database, first: int) -> CompoundSelect[Any]:
+    def of_ids(column: InstrumentedAttribute[int]) -> ColumnElement[bool]:
+        # PostgreSQL: one array parameter, which lets the statement go to the driver as is.
+        return database.any_of_parameter(column, "article_ids")
+
     # Article.is_public accepts any SQL expression for `now`, a bound parameter included.
     now = cast_type(datetime, bindparam("now", type_=DateTime()))
     no_id = cast(null(), Integer)
     no_time = cast(null(), DateTime())
     lists = select(
         _int(_LIST), RelatedList.article_id, no_id, RelatedList.floor_score, no_time
-    ).where(RelatedList.article_id.in_(ids))
+    ).where(of_ids(RelatedList.article_id))
     entries = select(
         _int(_ENTRY),
         RelatedEntry.article_id,
         RelatedEntry.related_id,
         RelatedEntry.score,
         RelatedEntry.published_at,
-    ).where(RelatedEntry.article_id.in_(ids), RelatedEntry.published_at <= now)
+    ).where(of_ids(RelatedEntry.article_id), RelatedEntry.published_at <= now)
     pins = (
         select(
             _int(_PIN), RelatedPin.article_id, RelatedPin.related_id, RelatedPin.position, no_time
         )
         .join(Article, Article.id == RelatedPin.related_id)
-        .where(RelatedPin.article_id.in_(ids), Article.is_public(now))
+        .where(of_ids(RelatedPin.article_id), Article.is_public(now))
     )
     newest = (
         select(Article.id, Article.published_at)
@@ -239,7 +242,9 @@ async def kept_related_posts(
     database = database_of(session)
     connection = await session.connection()
     rows = await database.kept_rows(
-        connection, _lookup_statement(first), {"article_ids": padded(article_ids), "now": now}
+        connection,
+        _lookup_statement(database, first),
+        {"article_ids": padded(article_ids), "now": now},
     )
     kept: dict[int, _Kept] = {}
     pins: dict[int, list[tuple[int, int]]] = {}
