@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,8 +13,10 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     DateTime,
+    Integer,
     Row,
     Select,
+    String,
     and_,
     bindparam,
     exists,
@@ -25,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from db.dialects import database_of
 from db.models import Article, ArticleSlug, ArticleStatus, ArticleTag, Author, Category, Tag
 from resolvers.access.viewer import Viewer
 from resolvers.errors import BadUserInput, Unauthenticated
@@ -270,9 +274,7 @@ async def article_by_id(
     session: AsyncSession, article_id: int, *, viewer: Viewer, now: datetime
 ) -> Row[Any] | None:
     """The table's row (read like an ``Article``), if the viewer may see it."""
-    return await _one_article(
-        session, Article.__table__.c.id == article_id, _single_visibility(viewer, now)
-    )
+    return await _one_article(session, _Lookup.BY_ID, {"article_id": article_id}, viewer, now)
 
 
 async def article_by_slug(
@@ -281,26 +283,61 @@ async def article_by_slug(
     """By its slug, or by a slug it had before (links in the wild never break)."""
     if not could_be_slug(slug):
         return None
-    # Two indexed lookups folded into one id: given ``slug = :s OR id IN (...)`` instead,
-    # both databases scan the whole table.
-    current = select(Article.id).where(Article.slug == slug).scalar_subquery()
-    former = select(ArticleSlug.article_id).where(ArticleSlug.slug == slug).scalar_subquery()
-    return await _one_article(
-        session, Article.id == func.coalesce(current, former), _single_visibility(viewer, now)
-    )
+    return await _one_article(session, _Lookup.BY_SLUG, {"slug": slug}, viewer, now)
 
 
-async def _one_article(session: AsyncSession, *conditions: ColumnElement[bool]) -> Row[Any] | None:
-    # Core on the session's connection: a row only read needs none of the ORM's work.
-    connection = await session.connection()
-    found = await connection.execute(select(Article.__table__).where(*conditions))
-    return found.first()
+class _Lookup(StrEnum):
+    BY_ID = "id"
+    BY_SLUG = "slug"
 
 
-def _single_visibility(viewer: Viewer, now: datetime) -> ColumnElement[bool]:
+class _Seeing(StrEnum):
     # Looking one article up by id or slug shows drafts to whoever may see them.
+    EVERYTHING = "everything"
+    PUBLIC_AND_OWN = "public and own"
+    PUBLIC = "public"
+
+
+async def _one_article(
+    session: AsyncSession,
+    lookup: _Lookup,
+    parameters: dict[str, Any],
+    viewer: Viewer,
+    now: datetime,
+) -> Row[Any] | None:
     if viewer.can_see_drafts:
-        return Article.id.is_not(None)
-    if viewer.authenticated and viewer.author_id is not None:
-        return or_(Article.is_public(now), Article.author_id == viewer.author_id)
-    return Article.is_public(now)
+        seeing = _Seeing.EVERYTHING
+    elif viewer.authenticated and viewer.author_id is not None:
+        seeing = _Seeing.PUBLIC_AND_OWN
+        parameters["viewer_author_id"] = viewer.author_id
+    else:
+        seeing = _Seeing.PUBLIC
+    # Core on the session's connection, a statement kept: a row only read needs none of
+    # the ORM's work, and the statement need not be built again.
+    database = database_of(session)
+    connection = await session.connection()
+    found = await database.kept_rows(
+        connection, _one_article_statement(lookup, seeing), {**parameters, "visible_now": now}
+    )
+    return found[0] if found else None
+
+
+@functools.cache
+def _one_article_statement(lookup: _Lookup, seeing: _Seeing) -> Select[Any]:
+    if lookup is _Lookup.BY_ID:
+        which = Article.id == bindparam("article_id", type_=Integer())
+    else:
+        # Two indexed lookups folded into one id: given ``slug = :s OR id IN (...)``
+        # instead, both databases scan the whole table.
+        slug = bindparam("slug", type_=String())
+        current = select(Article.id).where(Article.slug == slug).scalar_subquery()
+        former = select(ArticleSlug.article_id).where(ArticleSlug.slug == slug).scalar_subquery()
+        which = Article.id == func.coalesce(current, former)
+    visible = {
+        _Seeing.EVERYTHING: Article.id.is_not(None),
+        _Seeing.PUBLIC_AND_OWN: or_(
+            _PUBLIC_NOW, Article.author_id == bindparam("viewer_author_id", type_=Integer())
+        ),
+        _Seeing.PUBLIC: _PUBLIC_NOW,
+    }[seeing]
+    return select(Article.__table__).where(which, visible)
