@@ -12,6 +12,13 @@ the calls (``bench/results/per_request.md``).
 Anything out of the ordinary takes graphql-core's own path, which then gives the answer
 or the error exactly as before: arguments on the field, field middleware, an attribute
 that raises, a null for a non-null type, a value the scalar refuses.
+
+Fields with a resolver of their own but no arguments, no field extension (permissions are
+extensions) and no exception handler get a resolve function that calls the resolver
+straight (:func:`call_resolvers_directly`): Strawberry's wraps each call in five layers
+(its info, the arguments' conversion, the extensions' chain, two closures), the same
+calls whatever the field. The resolver is given what Strawberry would give it: the source
+as ``self`` (or as its ``root``/``parent`` parameter) and Strawberry's ``Info``.
 """
 
 from __future__ import annotations
@@ -26,10 +33,13 @@ from graphql import (
     GraphQLScalarType,
     Undefined,
 )
+from strawberry import Schema
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types import Info
+from strawberry.types.field import StrawberryField
 
-__all__ = ["LeanExecutor"]
+__all__ = ["LeanExecutor", "call_resolvers_directly"]
 
 _Leaf = tuple[str, GraphQLScalarType | GraphQLEnumType, bool]
 # Object type -> field name -> (attribute, leaf type, nullable), or None: not a plain leaf.
@@ -87,3 +97,51 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
         return super().execute_field(
             parent_type, source, field_details_list, path, position_context
         )
+
+
+def _direct(field: StrawberryField, info_class: type[Info[Any, Any]]) -> Any:
+    resolver = field.base_resolver
+    assert resolver is not None
+    function = resolver.wrapped_func
+    if not callable(function):
+        return None  # Strawberry's own path reports it
+    by_self = resolver.self_parameter is not None
+    sources = [p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p]
+    info_name = resolver.info_parameter.name if resolver.info_parameter else None
+
+    def resolve(source: Any, info: Any) -> Any:
+        kwargs = dict.fromkeys(sources, source)
+        if info_name is not None:
+            kwargs[info_name] = info_class(_raw_info=info, _field=field)
+        return function(source, **kwargs) if by_self else function(**kwargs)
+
+    return resolve
+
+
+def call_resolvers_directly(schema: Schema) -> int:
+    """Give the schema's plain resolver fields (see the module's docstring) a resolve
+    function that calls their resolver straight; how many were given one."""
+    if schema.schema_converter._exception_handler_specs:  # Strawberry may convert errors
+        return 0
+    info_class = schema.config.info_class
+    given = 0
+    for graphql_type in schema._schema.type_map.values():
+        if not isinstance(graphql_type, GraphQLObjectType) or graphql_type.name.startswith("__"):
+            continue
+        if graphql_type is schema._schema.subscription_type:
+            continue
+        for graphql_field in graphql_type.fields.values():
+            field = (graphql_field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+            if (
+                not isinstance(field, StrawberryField)
+                or field.base_resolver is None
+                or field.arguments
+                or field.extensions
+                or graphql_field.args
+            ):
+                continue
+            resolve = _direct(field, info_class)
+            if resolve is not None:
+                graphql_field.resolve = resolve
+                given += 1
+    return given

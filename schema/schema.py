@@ -22,7 +22,7 @@ from strawberry.types import ExecutionContext
 from db.failures import DatabaseFailure, database_failure
 from resolvers.errors import ClientError
 from schema.changes import ChangesQuery
-from schema.execution import LeanExecutor
+from schema.execution import LeanExecutor, call_resolvers_directly
 from schema.extension_hooks import LeanExtensionsRunner
 from schema.limits import Limits, Measures, QueryLimits
 from schema.mutation import Mutation as ContentMutation
@@ -164,7 +164,7 @@ def build_schema(
         lambda: AddValidationRules(rules),
         lambda: ValidationCache(maxsize=_CACHED_DOCUMENTS),
     ]
-    return _Schema(
+    built = _Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -173,6 +173,8 @@ def build_schema(
         config=StrawberryConfig(batching_config={"max_operations": max_batch}),
         execution_context_class=LeanExecutor,
     )
+    call_resolvers_directly(built)
+    return built
 
 
 schema = build_schema()

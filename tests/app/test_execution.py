@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 import strawberry
+from strawberry.permission import BasePermission
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from schema.execution import LeanExecutor
+from schema.execution import LeanExecutor, call_resolvers_directly
 
 
 @strawberry.enum
@@ -42,8 +43,58 @@ def _item(**values: Any) -> Item:
     return Item(**{**fields, **values})
 
 
+class _Refused(BasePermission):
+    message = "Not for you."
+
+    def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
+        return False
+
+
+@strawberry.type
+class Resolved:
+    """Resolvers asking for the source each way Strawberry allows, with and without info."""
+
+    name: str
+
+    @strawberry.field
+    def by_self(self) -> str:
+        return self.name.upper()
+
+    @strawberry.field
+    def by_root(root: Resolved) -> str:  # Strawberry's root parameter
+        return root.name * 2
+
+    @strawberry.field
+    def by_parent(self, parent: strawberry.Parent[Resolved], info: strawberry.Info) -> str:
+        return f"{parent.name}/{info.field_name}/{info.path.key}"
+
+    @strawberry.field
+    async def later(self, info: strawberry.Info) -> str:
+        return f"{self.name} at {info.python_name}"
+
+    @strawberry.field
+    def fails(self) -> str | None:
+        raise RuntimeError("the resolver failed")
+
+    @strawberry.field
+    def refused(self) -> int:
+        return "not a number"  # type: ignore[return-value]  # Int refuses it
+
+    @strawberry.field(permission_classes=[_Refused])  # type: ignore[untyped-decorator]  # Strawberry's overload
+    def guarded(self) -> str | None:
+        return self.name
+
+    @strawberry.field
+    def echoed(self, times: int = 1) -> str:
+        return self.name * times
+
+
 @strawberry.type
 class Query:
+    @strawberry.field
+    def resolved(self) -> list[Resolved]:
+        return [Resolved(name="a"), Resolved(name="b")]
+
     @strawberry.field
     def items(self) -> list[Item | None]:  # an item that fails is null, not the list
         return [
@@ -68,16 +119,26 @@ DOCUMENTS = [
     "{ broken { text } }",
     "{ later { text maybe } }",
     "{ items { ...F } } fragment F on Item { text ... on Item { count } }",
+    "{ resolved { bySelf byRoot byParent later fails guarded echoed(times: 3) } }",
+    "{ resolved { refused } }",
 ]
 
 
-def _schema(executor: type[StrawberryGraphQLCoreExecutionContext]) -> strawberry.Schema:
-    return strawberry.Schema(query=Query, execution_context_class=executor)
+def _schema(
+    executor: type[StrawberryGraphQLCoreExecutionContext], *, direct: bool = False
+) -> strawberry.Schema:
+    schema = strawberry.Schema(query=Query, execution_context_class=executor)
+    if direct:
+        # Resolved's six without arguments and Query's four; not guarded (a permission is
+        # a field extension), echoed (an argument) nor the fields without a resolver.
+        assert call_resolvers_directly(schema) == 10
+    return schema
 
 
+@pytest.mark.parametrize("direct", [False, True], ids=["Strawberry's resolvers", "direct"])
 @pytest.mark.parametrize("document", DOCUMENTS)
-async def test_answers_and_errors_match_graphql_core(document: str) -> None:
-    lean = await _schema(LeanExecutor).execute(document)
+async def test_answers_and_errors_match_graphql_core(document: str, direct: bool) -> None:
+    lean = await _schema(LeanExecutor, direct=direct).execute(document)
     core = await _schema(StrawberryGraphQLCoreExecutionContext).execute(document)
     assert lean.data == core.data
     assert [e.formatted for e in lean.errors or []] == [e.formatted for e in core.errors or []]
