@@ -32,17 +32,24 @@ class Loaders:
     """DataLoaders built per request, so nothing cached outlives it or crosses viewers."""
 
     def __init__(self, batches: Batches) -> None:
-        # Rows as the tables hold them (``Batches._by_id``), read like the models.
-        self.author_by_id = DataLoader[int, Row[Any] | None](batches.authors)
-        self.category_by_id = DataLoader[int, Row[Any] | None](batches.categories)
-        self.tags_by_article_id = DataLoader[int, list[Row[Any]]](batches.tags_of_articles)
-        self.children_by_category_id = DataLoader[int, list[Category]](batches.children)
-        self.ancestors_by_category_id = DataLoader[int, list[Category]](batches.ancestors)
-        self.related_posts_by_article_id = DataLoader[tuple[int, int], list[Related]](
+        # Rows as the tables hold them (``Batches._by_id``), read like the models. Typed by
+        # annotation: ``DataLoader[...](...)`` builds the generic alias on every request.
+        self.author_by_id: DataLoader[int, Row[Any] | None] = DataLoader(batches.authors)
+        self.category_by_id: DataLoader[int, Row[Any] | None] = DataLoader(batches.categories)
+        self.tags_by_article_id: DataLoader[int, list[Row[Any]]] = DataLoader(
+            batches.tags_of_articles
+        )
+        self.children_by_category_id: DataLoader[int, list[Category]] = DataLoader(batches.children)
+        self.ancestors_by_category_id: DataLoader[int, list[Category]] = DataLoader(
+            batches.ancestors
+        )
+        self.related_posts_by_article_id: DataLoader[tuple[int, int], list[Related]] = DataLoader(
             batches.related_posts
         )
-        self.article_page = DataLoader[ArticlePageKey, Page[Row[Any]]](batches.article_pages)
-        self.article_count = DataLoader[ArticleCountKey, int](batches.article_counts)
+        self.article_page: DataLoader[ArticlePageKey, Page[Row[Any]]] = DataLoader(
+            batches.article_pages
+        )
+        self.article_count: DataLoader[ArticleCountKey, int] = DataLoader(batches.article_counts)
 
 
 @dataclass(frozen=True)
