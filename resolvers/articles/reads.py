@@ -227,9 +227,15 @@ async def article_pages(
     articles = Article.__table__
     connection = await session.connection()
     if scope is ArticleScope.ALL or len(scope_ids) == 1:
+        key = scope_ids[0] if scope_ids else 0
+        if article_filter is None and request.after is None and request.before is None:
+            # A first page of public articles (Home's, a category's): the same statement
+            # for every viewer, kept.
+            first_page = _first_page(scope, tuple(scope_ids), order, request)
+            found = await database_of(session).kept_rows(connection, first_page, at_now)
+            return {key: window.page(found, sort)}
         statement, _ = _scoped(scope, scope_ids, select(articles).where(*conditions))
         rows = (await connection.execute(window.apply(statement, sort), at_now)).all()
-        key = scope_ids[0] if scope_ids else 0
         return {key: window.page(rows, sort)}
     statement, partition = _scoped(
         scope, scope_ids, select(articles).where(*conditions, *window.conditions(sort))
@@ -246,6 +252,17 @@ async def article_pages(
     for row in (await connection.execute(query, at_now)).all():
         grouped[row.scope_id].append(row)  # type: ignore[arg-type]  # any row of columns
     return {scope_id: window.page(rows, sort) for scope_id, rows in grouped.items()}
+
+
+@functools.lru_cache(maxsize=256)
+def _first_page(
+    scope: ArticleScope, scope_ids: tuple[int, ...], order: ArticleOrder, request: PageRequest
+) -> Select[Any]:
+    """:func:`article_pages`' statement for a first page of one scope and no filter: public
+    articles only (:func:`visibility` without statuses), whoever asks."""
+    sort = sort_key(order)
+    statement, _ = _scoped(scope, scope_ids, select(Article.__table__).where(_PUBLIC_NOW))
+    return request.window(sort).apply(statement, sort)
 
 
 async def article_counts(

@@ -36,9 +36,14 @@ def _subtree_of(roots: tuple[int, ...]) -> CTE:
 
 
 def _subtree(roots: Sequence[int] | Select[Any]) -> CTE:
-    anchor = select(Category.id.label("root_id"), Category.id.label("category_id")).where(
-        Category.id.in_(roots)
+    # One root (a category's page) is an equality: a plain bound value, where an IN list is
+    # rendered on every execution and keeps the statement off the driver (Database.kept_rows).
+    which = (
+        Category.id == roots[0]
+        if not isinstance(roots, Select) and len(roots) == 1
+        else Category.id.in_(roots)
     )
+    anchor = select(Category.id.label("root_id"), Category.id.label("category_id")).where(which)
     tree = anchor.cte("subtree", recursive=True)
     child = aliased(Category)
     return tree.union_all(
