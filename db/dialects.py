@@ -757,7 +757,9 @@ class _DriverStatement:
     def of(cls, statement: Kept, dialect: Dialect) -> _DriverStatement | None:
         found = cls._known.get(id(statement))
         if found is None or found[0] is not statement:
-            if len(cls._known) >= 256:  # kept statements are few: bounded all the same
+            # Kept statements are a few dozen, and first pages at most 256
+            # (reads._first_page): bounded all the same, with room above both.
+            if len(cls._known) >= 1024:
                 cls._known.clear()
             found = cls._known[id(statement)] = (statement, cls._compiled(statement, dialect))
         return found[1]
