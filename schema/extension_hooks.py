@@ -70,6 +70,21 @@ def _kind(extension: SchemaExtension, hook: str) -> _Kind:
     return kind
 
 
+def _thrown(raised: BaseException, error: BaseException) -> bool:
+    """What ``contextlib`` makes of ``raised``, which came out of a generator hook when
+    ``error`` was thrown into it: True if the hook suppressed ``error`` (it stopped), False
+    if ``error`` went on through it; anything else replaces ``error`` and is raised."""
+    if isinstance(raised, StopIteration | StopAsyncIteration):
+        return raised is not error
+    if raised is error:
+        return False
+    # PEP 479: a StopIteration thrown into a generator comes out as a RuntimeError.
+    stop = isinstance(error, StopIteration | StopAsyncIteration)
+    if isinstance(raised, RuntimeError) and stop and raised.__cause__ is error:
+        return False
+    raise raised
+
+
 def _finish(generator: Any, error: BaseException | None) -> bool:
     """A generator hook past its ``yield`` (``contextlib.contextmanager``'s exit): True if
     it suppressed ``error``."""
@@ -81,16 +96,8 @@ def _finish(generator: Any, error: BaseException | None) -> bool:
         raise RuntimeError("generator didn't stop")
     try:
         generator.throw(error)
-    except StopIteration as stop:
-        return stop is not error
-    except RuntimeError as raised:
-        if raised is error or (isinstance(error, StopIteration) and raised.__cause__ is error):
-            return False
-        raise
-    except BaseException as raised:
-        if raised is not error:
-            raise
-        return False
+    except BaseException as raised:  # told apart by _thrown
+        return _thrown(raised, error)
     raise RuntimeError("generator didn't stop after throw()")
 
 
@@ -105,18 +112,8 @@ async def _finish_async(generator: Any, error: BaseException | None) -> bool:
         raise RuntimeError("generator didn't stop")
     try:
         await generator.athrow(error)
-    except StopAsyncIteration as stop:
-        return stop is not error
-    except RuntimeError as raised:
-        if raised is error or (
-            isinstance(error, StopIteration | StopAsyncIteration) and raised.__cause__ is error
-        ):
-            return False
-        raise
-    except BaseException as raised:
-        if raised is not error:
-            raise
-        return False
+    except BaseException as raised:  # told apart by _thrown
+        return _thrown(raised, error)
     raise RuntimeError("generator didn't stop after athrow()")
 
 
